@@ -1,0 +1,22 @@
+"""User-facing errors.
+
+Anything raised as a StudioError carries a message meant for a person: the CLI prints it as
+one line (`studio: error: ...`, exit 2) and the GUI shows it in a dialog. Anything else is a
+bug and keeps its traceback.
+"""
+
+
+class StudioError(Exception):
+    """A problem with the user's input or environment, explained in one sentence."""
+
+
+class ImageError(StudioError):
+    """An image or mask could not be read or written."""
+
+
+class CheckpointError(StudioError):
+    """A model checkpoint is missing, tampered with or does not fit its architecture."""
+
+
+class Cancelled(Exception):
+    """The user cancelled the job. Not an error: callers stop quietly."""

@@ -1,0 +1,7 @@
+"""Pure torch modules: no Qt, no file I/O. See registry.py for how checkpoints find them."""
+
+from studio.nets import registry
+
+# Every module that defines an architecture is listed here once.
+for _m in ("studio.nets.tiny",):
+    registry.add_module(_m)
