@@ -29,9 +29,13 @@ def _job(report) -> Job:
     return Job(lambda p: report(p.fraction, p.message))
 
 
-def _run(args, inputs: list[Path], desc: str, process) -> int:
-    """Plan the batch, run `process(item, job) -> warnings` over it, return the exit code."""
+def _run(args, inputs: list[Path], desc: str, make_engine, process) -> int:
+    """Check the inputs, load the engine once, run `process(engine, item, job, single)`.
+
+    Inputs are checked before the engine loads, so a typo fails fast with its own message.
+    """
     items, problems = batch.plan(inputs, args.output)
+    engine = make_engine()
     single = len(items) == 1 and not inputs[0].is_dir()
     if single:
         args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -39,21 +43,23 @@ def _run(args, inputs: list[Path], desc: str, process) -> int:
         args.output.mkdir(parents=True, exist_ok=True)
 
     def work(item, report):
-        return process(item, _job(report), single)
+        return process(engine, item, _job(report), single)
 
     failed = batch.run_items(items, work, problems, desc=desc, quiet=args.quiet, verbose=args.verbose)
     return 2 if failed else 0
 
 
-def _save(item, picture, single: bool) -> None:
+def _save(item, picture, single: bool) -> list[str]:
+    """Atomic save; returns the format's warnings (e.g. alpha flattened for JPEG)."""
     from studio.imageio import save_image
 
-    # In a single-file run the user typed the output name, so writing over the input is
-    # what they asked for; in a batch, inputs are never overwritten.
-    save_image(item.output, picture, protect=item.inputs, overwrite_input=single)
+    # Existing outputs are replaced (re-running a batch is normal). Inputs are protected: in a
+    # single-file run the user typed the output name, so writing over the input is what they
+    # asked for; in a batch an input is never overwritten.
+    return save_image(item.output, picture, overwrite=True, protect=item.inputs, overwrite_input=single)
 
 
-def run_upscale(args) -> int:
+def _make_upscaler(args):
     from studio.devices import pick_device
 
     device = pick_device(args.device)
@@ -61,26 +67,30 @@ def run_upscale(args) -> int:
         from studio.engines.upscale import Upscaler
     except ModuleNotFoundError:
         raise StudioError("4x upscaling is not available in this version yet") from None
+    return Upscaler(args.model or DEFAULT_UPSCALE_MODEL, device=device, tile=args.tile)
+
+
+def run_upscale(args) -> int:
     if args.tile is not None and args.tile < 16:
         raise StudioError("--tile must be at least 16 pixels")
-    engine = Upscaler(args.model or DEFAULT_UPSCALE_MODEL, device=device, tile=args.tile)
 
-    def process(item, job, single):
+    def process(engine, item, job, single):
         from studio.imageio import load_image, resize_alpha, with_rgb
 
         pic = load_image(item.inputs[0])
         out = engine.run(pic.rgb, job)
         h, w = out.shape[:2]
         alpha = resize_alpha(pic.alpha, (w, h)) if pic.alpha is not None else None
-        _save(item, with_rgb(pic, out, alpha=alpha), single)
-        return []
+        return _save(item, with_rgb(pic, out, alpha=alpha), single)
 
-    return _run(args, [args.input], "upscale", process)
+    return _run(args, [args.input], "upscale", lambda: _make_upscaler(args), process)
 
 
-def _make_inpainter(args, device):
+def _make_inpainter(args):
+    from studio.devices import pick_device
     from studio.engines.inpaint_classic import ClassicInpainter
 
+    device = pick_device(args.device)
     choice = args.engine
     if choice == "auto":
         # The learned engines arrive as their checkpoints do; until then classic is the fill.
@@ -104,11 +114,7 @@ def _make_inpainter(args, device):
 
 
 def run_inpaint(args) -> int:
-    from studio.devices import pick_device
-
-    engine = _make_inpainter(args, pick_device(args.device))
-
-    def process(item, job, single):
+    def process(engine, item, job, single):
         from studio.imageio import load_image, load_mask, with_rgb
 
         pic = load_image(item.inputs[0])
@@ -117,30 +123,30 @@ def run_inpaint(args) -> int:
         if resized:
             warnings.append(f"mask {item.inputs[1].name} is not {pic.size[0]}x{pic.size[1]}; rescaled it to the image")
         out = engine.run(pic.rgb, mask, job)
-        _save(item, with_rgb(pic, out), single)
-        return warnings
+        return warnings + _save(item, with_rgb(pic, out), single)
 
-    return _run(args, [args.image, args.mask], "inpaint", process)
+    return _run(args, [args.image, args.mask], "inpaint", lambda: _make_inpainter(args), process)
 
 
 def run_edit(args) -> int:
-    from studio.devices import pick_device
-
-    device = pick_device(args.device)
-    try:
-        from studio.engines.edit import FaceEditor
-    except ModuleNotFoundError:
-        raise StudioError("face attribute editing is not available in this version yet") from None
-    engine = FaceEditor(args.model or EDIT_MODEL, device=device, box=args.box)
     changes = dict(args.settings)
-    engine.check_attributes(changes)
 
-    def process(item, job, single):
+    def make_engine():
+        from studio.devices import pick_device
+
+        try:
+            from studio.engines.edit import FaceEditor
+        except ModuleNotFoundError:
+            raise StudioError("face attribute editing is not available in this version yet") from None
+        engine = FaceEditor(args.model or EDIT_MODEL, device=pick_device(args.device), box=args.box)
+        engine.check_attributes(changes)
+        return engine
+
+    def process(engine, item, job, single):
         from studio.imageio import load_image, with_rgb
 
         pic = load_image(item.inputs[0])
         out = engine.run(pic.rgb, changes, job)
-        _save(item, with_rgb(pic, out), single)
-        return []
+        return _save(item, with_rgb(pic, out), single)
 
-    return _run(args, [args.image], "edit", process)
+    return _run(args, [args.image], "edit", make_engine, process)
