@@ -1,0 +1,1 @@
+"""Measurement and calibration scripts (run by hand with data folders; never at run time)."""

@@ -1,0 +1,1 @@
+"""Training entry points (one module per model), all on the shared harness in harness.py."""
