@@ -14,17 +14,6 @@ PHOTO_INPAINT_MODEL = "photo-inpaint"
 EDIT_MODEL = "icgan-faces64"
 
 
-def _has_checkpoint(name: str) -> bool:
-    from studio.checkpoints import find_checkpoint
-    from studio.errors import CheckpointError
-
-    try:
-        find_checkpoint(name)
-        return True
-    except CheckpointError:
-        return False
-
-
 def _job(report) -> Job:
     return Job(lambda p: report(p.fraction, p.message))
 
@@ -88,29 +77,30 @@ def run_upscale(args) -> int:
 
 def _make_inpainter(args):
     from studio.devices import pick_device
+    from studio.engines.inpaint_auto import AutoInpainter
     from studio.engines.inpaint_classic import ClassicInpainter
 
     device = pick_device(args.device)
-    choice = args.engine
-    if choice == "auto":
-        # The learned engines arrive as their checkpoints do; until then classic is the fill.
-        if _has_checkpoint(PHOTO_INPAINT_MODEL):
-            choice = "photo"
-        else:
-            choice = "classic"
-    if choice == "classic":
-        return ClassicInpainter()
-    if choice == "face":
-        try:
-            from studio.engines.inpaint_face import FaceInpainter
-        except ModuleNotFoundError:
-            raise StudioError("the face inpainting engine is not available in this version yet; try --engine classic") from None
+
+    def face():
+        from studio.engines.inpaint_face import FaceInpainter
+
         return FaceInpainter(FACE_MODEL, device=device, steps=args.steps, seed=args.seed, box=args.box)
-    try:
-        from studio.engines.inpaint_photo import PhotoInpainter
-    except ModuleNotFoundError:
-        raise StudioError("the photo inpainting engine is not available in this version yet; try --engine classic") from None
-    return PhotoInpainter(PHOTO_INPAINT_MODEL, device=device, seed=args.seed)
+
+    def photo():
+        try:
+            from studio.engines.inpaint_photo import PhotoInpainter
+        except ModuleNotFoundError:
+            raise StudioError("the photo inpainting engine is not available in this version yet; "
+                              "try --engine classic") from None
+        return PhotoInpainter(PHOTO_INPAINT_MODEL, device=device, seed=args.seed)
+
+    makers = {"face": face, "photo": photo, "classic": ClassicInpainter}
+    if args.engine == "auto" and args.box is not None:
+        return face()  # a face box only means something to the face engine
+    if args.engine == "auto":
+        return AutoInpainter(**{f"make_{k}": v for k, v in makers.items()})
+    return makers[args.engine]()
 
 
 def run_inpaint(args) -> int:

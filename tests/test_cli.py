@@ -151,3 +151,13 @@ def test_real_process_error_has_no_traceback(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [f"studio: error: input {tmp_path / 'x.png'} does not exist"]
+
+
+def test_auto_engine_falls_back_to_classic_without_a_face_or_models(tmp_path, monkeypatch):
+    monkeypatch.setenv("STUDIO_BUNDLED_CHECKPOINTS", str(tmp_path / "empty"))
+    img = _image(tmp_path / "a.png")
+    mask = _mask(tmp_path / "m.png")
+    assert main(["inpaint", str(img), str(mask), "-o", str(tmp_path / "o.png"), "--quiet"]) == 0
+    a, b = np.asarray(Image.open(img)), np.asarray(Image.open(tmp_path / "o.png"))
+    hole = np.asarray(Image.open(mask)) > 127
+    assert np.array_equal(a[~hole], b[~hole]) and not np.array_equal(a[hole], b[hole])
