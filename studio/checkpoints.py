@@ -200,6 +200,7 @@ def save_checkpoint(module, stem: Path, *, architecture: str, config: dict, card
     try:
         save_file(tensors, tmp, metadata={"architecture": architecture})
         digest = sha256_of(Path(tmp))
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; weights are meant to be shared
         os.replace(tmp, weights)
     finally:
         if os.path.exists(tmp):
@@ -237,6 +238,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -30,6 +30,9 @@ def feather(mask: np.ndarray, radius: int) -> np.ndarray:
     return np.maximum(m, ramp.astype(np.float32))
 
 
+CLONE_MARGIN = 4
+
+
 def poisson_blend(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Poisson (gradient-domain) clone of src into dst where mask > 0; both HxWx3 float [0,1].
 
@@ -42,10 +45,19 @@ def poisson_blend(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> np.ndar
         return dst.copy()
     # seamlessClone clears the mask's outer pixel ring and needs the ROI well inside the
     # image, so work on a copy padded by a small reflected border.
-    pad = 2
-    d8 = _to8(cv2.copyMakeBorder(dst, pad, pad, pad, pad, cv2.BORDER_REFLECT_101))
+    # OpenCV also takes its boundary values from a few pixels INSIDE the mask's edge, which
+    # hold damaged pixels in an inpainting job; cloning over a region grown by CLONE_MARGIN
+    # makes the boundary real context. Only `region` is composited back.
+    pad = 2 + CLONE_MARGIN
+    # Damaged pixels must never act as boundary values: where the region meets the image
+    # border (mirrored into the padding) the fill itself stands in for them.
+    known = np.where(region[..., None], src, dst).astype(np.float32)
+    d8 = _to8(cv2.copyMakeBorder(known, pad, pad, pad, pad, cv2.BORDER_REFLECT_101))
     s8 = _to8(cv2.copyMakeBorder(src, pad, pad, pad, pad, cv2.BORDER_REFLECT_101))
-    m8 = np.pad(region, pad).astype(np.uint8) * 255
+    grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * CLONE_MARGIN + 1,) * 2)
+    m8 = cv2.dilate(np.pad(region, pad).astype(np.uint8) * 255, grow)
+    m8[:2, :] = m8[-2:, :] = 0
+    m8[:, :2] = m8[:, -2:] = 0
     x, y, w, h = cv2.boundingRect(m8)
     # OpenCV places the clone at centre - size // 2; choosing the centre this way makes the
     # destination rectangle land exactly on the source's, with no off-by-one shift.

@@ -30,7 +30,7 @@ class SearchOptions:
     lr: float = 0.05
     perceptual: float = 0.003  # lambda of log(1 - D(G(z))), as in Yeh et al.
     structure: float = 1.0  # weight of the gradient (structure) loss; 0 disables it
-    base_weight: float = 0.0  # weight of known pixels far from the hole (Yeh: 0)
+    base_weight: float = 0.05  # weight of known pixels far from the hole (Yeh: 0; +0.8 dB here)
     window: int = 7  # neighbourhood of the importance weighting
     patience: int = 20  # steps without a 0.1 % improvement before stopping
     z_limit: float = 3.0  # keep z inside the prior's box
@@ -39,7 +39,7 @@ class SearchOptions:
     @classmethod
     def baseline(cls) -> "SearchOptions":
         """The Yeh-style reference: 1500 steps, one random start, no structure loss."""
-        return cls(steps=1500, random_starts=1, use_encoder=False, structure=0.0, patience=0)
+        return cls(steps=1500, random_starts=1, use_encoder=False, structure=0.0, patience=0, base_weight=0.0)
 
 
 @dataclass

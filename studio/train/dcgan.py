@@ -212,6 +212,7 @@ def train_encoder(args, ctx: harness.Context) -> None:
                 run.save_grid(_encoder_grid(net, fixed_z, val_x), f"encoder_{run.step:06d}")
     run.save_grid(_encoder_grid(net, fixed_z, val_x), "encoder_final")
     if args.export:
+        run.extra.update(encoder_minutes=run.elapsed / 60)
         export(args, net, run.extra, encoder_steps=run.step)
 
 
@@ -263,10 +264,15 @@ def export(args, net: DCGAN64, facts: dict, *, encoder_steps: int) -> None:
             "generator_output": "RGB in [-1, 1]; use eval mode",
             "discriminator_output": "logit (real > 0)",
             "encoder_trained": encoder_steps > 0,
+            "hardware": harness.hardware_summary(),
+            "wall_time_minutes": round(float(facts.get("gan_minutes", 0.0)) + float(facts.get("encoder_minutes", 0.0)), 1),
+            "trained_with": "studio train dcgan --data DIR --out RUN, then --phase encoder --export STEM",
             "training": {
                 "gan_steps": int(facts.get("gan_steps", 0)),
                 "gan_minutes": round(float(facts.get("gan_minutes", 0.0)), 1),
                 "encoder_steps": int(encoder_steps),
+                "encoder_minutes": round(float(facts.get("encoder_minutes", 0.0)), 1),
+                "encoder_pixel_weight": args.pixel_weight,
                 "batch": args.batch,
                 "lr": args.lr,
                 "label_smooth": args.label_smooth,

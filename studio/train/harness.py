@@ -116,6 +116,26 @@ def setup(args: argparse.Namespace) -> Context:
     return _CTX
 
 
+def hardware_summary() -> str:
+    """What trained this, for model cards: processes x device, threads, CPU or GPU name."""
+    import platform
+
+    ctx = _CTX
+    if ctx.device.type == "cuda":
+        what = torch.cuda.get_device_name(ctx.device)
+    else:
+        what = platform.processor() or platform.machine()
+        try:
+            for line in open("/proc/cpuinfo", encoding="utf-8"):
+                if line.startswith("model name"):
+                    what = line.split(":", 1)[1].strip()
+                    break
+        except OSError:
+            pass
+        what = f"{what}, {torch.get_num_threads()} threads, no GPU"
+    return f"{ctx.world_size} process(es) on {ctx.device.type}: {what}; torch {torch.__version__}"
+
+
 def teardown() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
