@@ -75,11 +75,13 @@ def test_single_process_resume_continues_exactly(faces, tmp_path):
 def test_encoder_phase_and_export_make_a_loadable_checkpoint(faces, tmp_path, monkeypatch):
     run, store = tmp_path / "run", tmp_path / "store"
     args = ["--data", str(faces), "--out", str(run), *TINY]
-    _train(args + ["--max-steps", "2"])
+    _train(args + ["--max-steps", "2", "--label-smooth", "0.1"])
     _train(args + ["--phase", "encoder", "--max-steps", "3", "--export", str(store / "dcgan-test")])
     monkeypatch.setenv("STUDIO_BUNDLED_CHECKPOINTS", str(store))
     model, info = load_model("dcgan-test")
     assert info.card["architecture"] == "dcgan64" and info.card["training"]["encoder_steps"] == 3
+    # The GAN's settings come from the GAN phase, not from the encoder phase's command line.
+    assert info.card["training"]["label_smooth"] == 0.1 and info.card["training"]["gan_steps"] == 2
     assert "non-commercial" in info.card["license"]
     trained = _state(run)["modules"]["model"]  # the GAN phase's G, frozen while E trained
     w = model.generator.net[0].weight
@@ -96,3 +98,43 @@ def test_dcgan_shapes_and_prior():
         assert x.shape == (5, 3, 64, 64) and x.abs().max() <= 1
         assert net.discriminator(x).shape == (5,)
         assert net.encoder(x).shape == (5, NZ)
+
+
+def test_holdout_is_the_last_files_in_numeric_order(tmp_path):
+    from studio.errors import StudioError
+    from studio.train.data import image_folder, list_images, split_holdout
+
+    for i in (1, 2, 9, 10, 11, 100):  # text order would be 1, 10, 100, 11, 2, 9
+        Image.fromarray(np.full((64, 64, 3), i, np.uint8)).save(tmp_path / f"{i}.png")
+    train, val = split_holdout(list_images(tmp_path), 2)
+    assert [p.stem for p in train] == ["1", "2", "9", "10"] and [p.stem for p in val] == ["11", "100"]
+    ds, val_x = image_folder(tmp_path, holdout=2, flip=False)
+    assert sorted(ds.images[:, 0, 0, 0].tolist()) == [1, 2, 9, 10]  # no validation pixel in training
+    assert val_x[:, 0, 0, 0].tolist() == [11, 100]
+    with pytest.raises(StudioError):
+        split_holdout(list_images(tmp_path), 6)
+
+
+def test_batches_resume_at_the_same_position():
+    from studio.train.harness import InfiniteBatches
+
+    data = torch.arange(10).float()
+    a = InfiniteBatches(data, 3, seed=1)
+    first = [next(a).tolist() for _ in range(5)]  # crosses an epoch (3 batches per epoch)
+    b = InfiniteBatches(data, 3, seed=1)
+    [next(b) for _ in range(2)]
+    c = InfiniteBatches(data, 3, seed=1)
+    c.load_state_dict(b.state_dict())
+    assert [next(c).tolist() for _ in range(3)] == first[2:]
+    assert len(set(sum(first[:3], []))) == 9  # an epoch: distinct items, the remainder dropped
+
+
+def test_grid_png_layout(tmp_path):
+    from studio.train.harness import write_grid
+
+    imgs = -torch.ones(10, 3, 8, 8)
+    imgs[3] = 1.0  # one white tile: row 0, column 3
+    path = write_grid(imgs, tmp_path / "g.png", nrow=4, pad=2)
+    arr = np.asarray(Image.open(path))
+    assert arr.shape == (3 * 10 + 2, 4 * 10 + 2, 3)
+    assert arr[2:10, 32:40].min() == 255 and arr[2:10, 22:30].max() == 0

@@ -23,7 +23,7 @@ from studio.jobs import Job, quiet_job
 
 @dataclass
 class SearchOptions:
-    steps: int = 150  # upper bound; early stopping usually ends sooner
+    steps: int = 120  # upper bound; early stopping usually ends sooner
     random_starts: int = 32  # random z evaluated in one batch to pick the start
     use_encoder: bool = True  # add E(x) as a candidate start
     keep: int = 1  # how many of the best starts are optimised (as one batch)
@@ -32,7 +32,7 @@ class SearchOptions:
     structure: float = 1.0  # weight of the gradient (structure) loss; 0 disables it
     base_weight: float = 0.05  # weight of known pixels far from the hole (Yeh: 0; +0.8 dB here)
     window: int = 7  # neighbourhood of the importance weighting
-    patience: int = 20  # steps without a 0.1 % improvement before stopping
+    patience: int = 12  # steps without a 0.1 % improvement before stopping
     z_limit: float = 3.0  # keep z inside the prior's box
     preview_every: int = 10
 

@@ -159,6 +159,9 @@ def train_gan(args, ctx: harness.Context) -> None:
         run.extra.update(fixed_z=sample_z(64, NZ, generator=gen), n_train=len(train))
         run.save_grid(train.get_batch(range(64)[: len(train)]), "real")  # to check decoding and colours
     fixed_z = run.extra["fixed_z"].to(ctx.device)
+    # Saved with the state: the card is usually written by the encoder phase, whose
+    # command line does not repeat the GAN's settings.
+    run.extra["gan_settings"] = _gan_settings(args, ctx)
     G, D = harness.wrap_ddp(g_raw, ctx), harness.wrap_ddp(d_raw, ctx)
 
     with run:
@@ -214,6 +217,11 @@ def train_encoder(args, ctx: harness.Context) -> None:
     if args.export:
         run.extra.update(encoder_minutes=run.elapsed / 60)
         export(args, net, run.extra, encoder_steps=run.step)
+
+
+def _gan_settings(args, ctx: harness.Context) -> dict:
+    return {"batch": args.batch * ctx.world_size, "lr": args.lr, "betas": [args.beta1, args.beta2],
+            "label_smooth": args.label_smooth}
 
 
 def _load_gan_state(args) -> dict:
@@ -273,9 +281,7 @@ def export(args, net: DCGAN64, facts: dict, *, encoder_steps: int) -> None:
                 "encoder_steps": int(encoder_steps),
                 "encoder_minutes": round(float(facts.get("encoder_minutes", 0.0)), 1),
                 "encoder_pixel_weight": args.pixel_weight,
-                "batch": args.batch,
-                "lr": args.lr,
-                "label_smooth": args.label_smooth,
+                **facts.get("gan_settings", _gan_settings(args, harness.context())),
                 "d_norm": args.d_norm,
             },
         }
