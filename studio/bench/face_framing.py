@@ -16,11 +16,7 @@ import numpy as np
 from PIL import Image
 
 from studio.engines.faces import detect_faces
-
-
-def numbered_images(folder: Path) -> list[Path]:
-    """CelebA-HQ files are named 1.jpg, 2.jpg, ...: sort them by number, not as text."""
-    return sorted((p for p in folder.glob("*.jpg") if p.stem.isdigit()), key=lambda p: int(p.stem))
+from studio.train.data import list_images
 
 
 def load_rgb(path: Path) -> np.ndarray:
@@ -53,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--faces", type=Path, required=True, help="folder of CelebA-HQ 256x256 faces")
     ap.add_argument("--n", type=int, default=300, help="how many images to measure (first by number)")
     args = ap.parse_args(argv)
-    paths = numbered_images(args.faces)[: args.n]
+    paths = list_images(args.faces)[: args.n]
     if not paths:
         ap.error(f"no numbered .jpg faces in {args.faces}")
     rows, missed = measure(paths)

@@ -20,6 +20,7 @@ import numpy as np
 
 from studio.engines.inpaint_classic import ClassicInpainter
 from studio.engines.latent_search import SearchOptions
+from studio.train.data import list_images
 
 METHODS = ("ours", "baseline", "telea", "ns")
 
@@ -28,11 +29,6 @@ def psnr(a: np.ndarray, b: np.ndarray, where: np.ndarray | None = None) -> float
     d = (a - b) ** 2
     mse = float(d[where].mean() if where is not None else d.mean())
     return 99.0 if mse == 0 else 10 * np.log10(1.0 / mse)
-
-
-def numbered(folder: Path) -> list[Path]:
-    files = [p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".png")]
-    return sorted(files, key=lambda p: (int(p.stem) if p.stem.isdigit() else 0, p.name))
 
 
 def read_rgb(path: Path, size: int = 64) -> np.ndarray:
@@ -135,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    files = numbered(args.faces)
+    files = list_images(args.faces)  # numeric order, as the trainer's holdout split
     if args.holdout:
         files = files[-args.holdout:]
     idx = np.linspace(0, len(files) - 1, min(args.n, len(files))).round().astype(int)
