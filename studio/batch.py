@@ -95,8 +95,8 @@ def run_items(
     total = len(items) if many else 100
     with tqdm(total=total, desc=desc, unit="img" if many else "%", disable=quiet or None, file=sys.stderr,
               leave=False, dynamic_ncols=True) as bar:
-        for i, item in enumerate(items):
-            def report(fraction: float, message: str, _i=i) -> None:
+        for item in items:
+            def report(fraction: float, message: str) -> None:
                 if many:
                     bar.set_postfix_str(f"{item.inputs[0].name}: {message}"[:60], refresh=False)
                 else:

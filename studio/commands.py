@@ -9,7 +9,6 @@ from studio.errors import StudioError
 from studio.jobs import Job
 
 DEFAULT_UPSCALE_MODEL = "srgan-photo-x4"
-FACE_MODEL = "dcgan-faces64"
 PHOTO_INPAINT_MODEL = "photo-inpaint"
 EDIT_MODEL = "icgan-faces64"
 
@@ -85,7 +84,7 @@ def _make_inpainter(args):
     def face():
         from studio.engines.inpaint_face import FaceInpainter
 
-        return FaceInpainter(FACE_MODEL, device=device, steps=args.steps, seed=args.seed, box=args.box)
+        return FaceInpainter(device=device, steps=args.steps, seed=args.seed, box=args.box)
 
     def photo():
         try:

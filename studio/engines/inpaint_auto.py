@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from studio.engines import faces
-from studio.errors import CheckpointError, StudioError
+from studio.errors import StudioError
 from studio.jobs import Job
 
 
@@ -21,6 +21,7 @@ class AutoInpainter:
         self._makers = {"face": make_face, "photo": make_photo, "classic": make_classic}
         self._engines: dict = {}
         self.last_choice = ""
+        self._face_box = None
 
     def _engine(self, kind: str):
         if kind not in self._engines:
@@ -31,14 +32,14 @@ class AutoInpainter:
         try:
             self._engine(kind)
             return True
-        except (CheckpointError, StudioError):
+        except StudioError:  # not installed (or not usable): fall through to the next engine
             self._makers[kind] = None
             return False
 
     def choose(self, rgb: np.ndarray, mask: np.ndarray) -> str:
         if self._makers["face"] is not None and self._available("face"):
             try:
-                faces.choose_face(rgb, mask)
+                self._face_box = faces.choose_face(rgb, mask)  # kept so the engine need not detect again
                 return "face"
             except StudioError:
                 pass
@@ -47,5 +48,8 @@ class AutoInpainter:
         return "classic"
 
     def run(self, rgb: np.ndarray, mask: np.ndarray, job: Job | None = None) -> np.ndarray:
+        self._face_box = None
         self.last_choice = self.choose(rgb, mask)
+        if self.last_choice == "face":
+            return self._engine("face").run(rgb, mask, job, box=self._face_box)
         return self._engine(self.last_choice).run(rgb, mask, job)

@@ -7,6 +7,8 @@ masked region) with the crop/paste machinery the attribute editor shares (faces.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from studio.engines import faces
@@ -29,18 +31,20 @@ class FaceInpainter:
             model, _ = load_model(model, device)
         self.search = LatentSearch(model, device)
         self.options = options or SearchOptions()
-        if steps is not None:
-            self.options.steps = steps
+        if steps is not None:  # a copy: never change the caller's options object
+            self.options = dataclasses.replace(self.options, steps=steps)
         self.seed = seed
         self.box = box
         self.upscale = upscale  # face super-resolution, once a checkpoint exists
         self.feather = feather
 
-    def run(self, rgb: np.ndarray, mask: np.ndarray, job: Job | None = None) -> np.ndarray:
+    def run(self, rgb: np.ndarray, mask: np.ndarray, job: Job | None = None, *,
+            box: faces.Box | None = None) -> np.ndarray:
+        """box: the face square if the caller already found it (else self.box, else detect)."""
         job = job or quiet_job()
         require_hole(mask)
         job.progress(0.0, "finding the face")
-        box = self.box or faces.choose_face(rgb, mask)
+        box = box or self.box or faces.choose_face(rgb, mask)
         crop = faces.extract(rgb, mask, box, 64)
         result = self.search.search(crop.image64, crop.hole64, self.options, job.span(0.02, 0.95), self.seed,
                                     trust=crop.inside64)
