@@ -19,13 +19,14 @@ EXIT_OK, EXIT_FAIL, EXIT_CANCELLED = 0, 2, 130
 
 TRAINERS = {
     "dcgan": "studio.train.dcgan",
+    "srresnet": "studio.train.srresnet",
     "srgan": "studio.train.srgan",
     "icgan": "studio.train.icgan",
     "photo-inpaint": "studio.train.photo_inpaint",
 }
 BENCHES = {
     "inpaint": "studio.bench.inpaint",
-    "upscale": "studio.bench.upscale",
+    "sr": "studio.bench.sr",
     "edit": "studio.bench.edit",
     "photo-inpaint": "studio.bench.photo_inpaint",
 }

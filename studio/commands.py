@@ -8,7 +8,7 @@ from studio import batch
 from studio.errors import StudioError
 from studio.jobs import Job
 
-DEFAULT_UPSCALE_MODEL = "srgan-photo-x4"
+DEFAULT_UPSCALE_MODEL = "srgan"
 PHOTO_INPAINT_MODEL = "photo-inpaint"
 EDIT_MODEL = "icgan-faces64"
 

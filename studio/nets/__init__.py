@@ -3,5 +3,5 @@
 from studio.nets import registry
 
 # Every module that defines an architecture is listed here once.
-for _m in ("studio.nets.tiny", "studio.nets.dcgan"):
+for _m in ("studio.nets.tiny", "studio.nets.dcgan", "studio.nets.srresnet"):
     registry.add_module(_m)

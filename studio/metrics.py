@@ -1,0 +1,62 @@
+"""Image quality figures as the super-resolution literature computes them.
+
+Protocol (Ledig et al. 2017 and most SR papers): compare on the luma channel Y of
+ITU-R BT.601 in the 16..235 range, shave `scale` pixels from each border, PSNR with a
+peak of 255, SSIM with an 11x11 Gaussian window of sigma 1.5 (Wang et al. 2004).
+Inputs are float RGB arrays in [0, 1], shape (H, W, 3), or Y arrays (H, W).
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+
+def rgb_to_y(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 luma in 0..255 (16..235 for in-range input), from RGB in [0, 1]."""
+    rgb = np.asarray(rgb, dtype=np.float64)
+    return 16.0 + 65.481 * rgb[..., 0] + 128.553 * rgb[..., 1] + 24.966 * rgb[..., 2]
+
+
+def shave(a: np.ndarray, border: int) -> np.ndarray:
+    return a[border:-border, border:-border] if border > 0 else a
+
+
+def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
+    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10.0 * math.log10(peak * peak / mse)
+
+
+def ssim(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
+    """Mean SSIM of two single-channel images (valid region of the 11x11 window)."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    c1, c2 = (0.01 * peak) ** 2, (0.03 * peak) ** 2
+    k = cv2.getGaussianKernel(11, 1.5)
+    win = k @ k.T
+
+    def filt(x):
+        return cv2.filter2D(x, -1, win, borderType=cv2.BORDER_REFLECT)[5:-5, 5:-5]
+
+    mu_a, mu_b = filt(a), filt(b)
+    va = filt(a * a) - mu_a**2
+    vb = filt(b * b) - mu_b**2
+    cov = filt(a * b) - mu_a * mu_b
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (va + vb + c2))
+    return float(s.mean())
+
+
+def sr_scores(out_rgb: np.ndarray, hr_rgb: np.ndarray, scale: int = 4) -> tuple[float, float]:
+    """(Y-PSNR, Y-SSIM) of an upscaled image against the original, literature protocol."""
+    # The output is scored as the 8-bit image a user would save (as BasicSR and others do).
+    out8 = np.round(np.clip(out_rgb, 0, 1) * 255.0) / 255.0
+    y_out = shave(rgb_to_y(out8), scale)
+    y_hr = shave(rgb_to_y(hr_rgb), scale)
+    return psnr(y_out, y_hr), ssim(y_out, y_hr)
+
+
+def crop_to_multiple(rgb: np.ndarray, scale: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    return rgb[: h - h % scale, : w - w % scale]
