@@ -48,7 +48,7 @@ class SRResNet(nn.Module):
 
     scale = 4
 
-    def __init__(self, blocks: int = 16, channels: int = 64, head_kernel: int = 9):
+    def __init__(self, blocks: int = 16, channels: int = 64, head_kernel: int = 3):
         super().__init__()
         k = head_kernel
         self.head = nn.Conv2d(3, channels, k, padding=k // 2)
@@ -103,5 +103,5 @@ class Discriminator(nn.Module):
 
 
 @register("srresnet")
-def build_srresnet(blocks: int = 16, channels: int = 64, head_kernel: int = 9) -> SRResNet:
+def build_srresnet(blocks: int = 16, channels: int = 64, head_kernel: int = 3) -> SRResNet:
     return SRResNet(blocks, channels, head_kernel)

@@ -1,0 +1,136 @@
+"""SR metrics (literature protocol), training data, feature nets and a smoke run of both trainers."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from studio.errors import CheckpointError, StudioError
+from studio.metrics import crop_to_multiple, psnr, rgb_to_y, sr_scores, ssim
+from studio.nets.features import RELU_5_4, FeatureNet, random_features, vgg19_features
+from studio.train.sr_data import SRPatches, bicubic_down
+
+
+def test_y_channel_is_bt601_studio_range():
+    assert rgb_to_y(np.zeros(3)) == pytest.approx(16.0)
+    assert rgb_to_y(np.ones(3)) == pytest.approx(235.0)
+
+
+def test_psnr_and_ssim_known_values():
+    rng = np.random.default_rng(0)
+    a = rng.random((64, 64)) * 255
+    assert psnr(a, a + 1.0) == pytest.approx(10 * np.log10(255**2), abs=1e-6)  # MSE 1
+    assert ssim(a, a) == pytest.approx(1.0)
+    assert 0.5 < ssim(a, a + rng.normal(0, 80, a.shape)) < 0.75 < 0.98 < ssim(a, a + rng.normal(0, 10, a.shape)) < 1
+
+
+def test_scores_shave_the_border():
+    hr = np.full((32, 32, 3), 128 / 255)
+    out = hr.copy()
+    out[:4] = 0  # damage only the 4-px border
+    p, s = sr_scores(out, hr)
+    assert p == float("inf") and s == pytest.approx(1.0)
+
+
+def test_bicubic_on_set5_matches_the_literature(shared_data):
+    from studio.bench.sr import bicubic_up
+    from studio.train.sr_data import find_images, read_rgb
+
+    scores = []
+    for f in find_images([shared_data / "sr" / "Set5"]):
+        hr8 = crop_to_multiple(read_rgb(f), 4)
+        scores.append(sr_scores(bicubic_up(bicubic_down(hr8, 4)), hr8 / 255.0)[0])
+    assert np.mean(scores) == pytest.approx(28.43, abs=0.02)  # Ledig et al. Table 2
+
+
+def test_patches_are_deterministic_and_lr_is_bicubic_of_hr():
+    rng = np.random.default_rng(0)
+    imgs = [rng.integers(0, 256, (64, 80, 3), dtype=np.uint8), rng.integers(0, 256, (100, 50, 3), dtype=np.uint8)]
+    data = SRPatches(imgs, lr_patch=8)
+    lr, hr = data.pair(123)
+    lr2, hr2 = data.pair(123)
+    assert lr.shape == (8, 8, 3) and hr.shape == (32, 32, 3)
+    assert np.array_equal(lr, lr2) and np.array_equal(hr, hr2)
+    assert np.array_equal(lr, bicubic_down(hr, 4))
+    assert not np.array_equal(data.pair(124)[1], hr)
+    lrb, hrb = data.get_batch([1, 2, 3])
+    assert lrb.shape == (3, 3, 8, 8) and hrb.shape == (3, 3, 32, 32) and 0 <= lrb.min() and hrb.max() <= 1
+    noisy = SRPatches(imgs, lr_patch=8, degrade=True).pair(7)[0]
+    assert noisy.shape == (8, 8, 3) and noisy.dtype == np.uint8
+
+
+def test_patches_refuse_images_smaller_than_a_crop():
+    with pytest.raises(StudioError):
+        SRPatches([np.zeros((20, 20, 3), np.uint8)], lr_patch=8)
+
+
+def test_vgg19_weights_are_checked_before_loading(tmp_path):
+    from safetensors.torch import save_file
+
+    ref = random_features((RELU_5_4,), seed=3)
+    tensors = {f"features.{k}": v.contiguous() for k, v in ref.features.state_dict().items()}
+    tensors["classifier.0.weight"] = torch.zeros(4, 4)  # other keys of a full VGG19 file are ignored
+    save_file(tensors, str(tmp_path / "vgg19.safetensors"))
+    net = vgg19_features(tmp_path / "vgg19.safetensors")
+    x = torch.rand(1, 3, 32, 32)
+    assert torch.allclose(net(x)[0], ref(x)[0])
+
+    tensors["features.0.weight"] = torch.zeros(64, 3, 5, 5)
+    save_file(tensors, str(tmp_path / "bad.safetensors"))
+    with pytest.raises(CheckpointError, match="wrong shapes"):
+        vgg19_features(tmp_path / "bad.safetensors")
+    (tmp_path / "vgg19.pth").write_bytes(b"not read")
+    with pytest.raises(CheckpointError, match="pickles"):
+        vgg19_features(tmp_path / "vgg19.pth")
+
+
+def test_random_features_are_fixed_and_frozen():
+    a, b = random_features(), random_features()
+    x = torch.rand(1, 3, 24, 24)
+    assert all(torch.equal(u, v) for u, v in zip(a(x), b(x)))
+    assert not any(p.requires_grad for p in a.parameters()) and isinstance(a, FeatureNet)
+
+
+def _photos(folder, n=3, size=72):
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(n):
+        small = rng.integers(0, 256, (9, 9, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((size, size), Image.BICUBIC).save(folder / f"{i}.png")
+    return folder
+
+
+def test_srresnet_then_srgan_smoke_run_exports_loadable_checkpoints(tmp_path, monkeypatch):
+    from studio.checkpoints import load_model
+    from studio.cli import main
+    from studio.engines.upscale import Upscaler
+
+    data = _photos(tmp_path / "photos")
+    tiny = ["--blocks", "1", "--channels", "8", "--batch", "2", "--patch", "8", "--threads", "1", "--val-holdout", "1",
+            "--val-every", "2", "--sample-every", "2", "--no-bf16"]
+    assert main(["train", "srresnet", "--data", str(data), "--out", str(tmp_path / "r1"), "--max-steps", "3",
+                 "--export", str(tmp_path / "ck" / "sr-a"), *tiny]) == 0
+    card = json.loads((tmp_path / "ck" / "sr-a.json").read_text())
+    assert card["architecture"] == "srresnet" and card["training"]["steps"] == 3
+    assert card["training"]["loss"] == "L1" and "psnr" in card["validation"]
+    assert "non-commercial" in card["license"] and card["hardware"]
+    assert (tmp_path / "r1" / "samples" / "final.png").exists()
+
+    assert main(["train", "srgan", "--init", str(tmp_path / "ck" / "sr-a.safetensors"), "--data", str(data),
+                 "--out", str(tmp_path / "r2"), "--max-steps", "2", "--export", str(tmp_path / "ck" / "sr-b"), *tiny]) == 0
+    card = json.loads((tmp_path / "ck" / "sr-b.json").read_text())
+    assert card["initialised_from"]["name"] == "sr-a" and "random-weight" in card["training"]["content_loss"]
+    net, _ = load_model(str(tmp_path / "ck" / "sr-b.safetensors"))
+    out = Upscaler(net, torch.device("cpu")).run(np.full((10, 12, 3), 0.5, np.float32))
+    assert out.shape == (40, 48, 3)
+
+
+def test_srgan_needs_a_matching_init(tmp_path):
+    from studio.cli import main
+
+    data = _photos(tmp_path / "photos")
+    args = ["train", "srgan", "--data", str(data), "--out", str(tmp_path / "r"), "--max-steps", "1",
+            "--blocks", "1", "--channels", "8", "--batch", "2", "--patch", "8", "--no-bf16"]
+    assert main(args) == 2  # no --init for a new run
