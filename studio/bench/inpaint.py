@@ -64,9 +64,9 @@ def make_method(name: str, model, seed: int):
 
     box = (0, 0, 64, 64)  # the benchmark faces are already framed like training faces
     if name == "ours":
-        return FaceInpainter(model, seed=seed, box=box)
+        return FaceInpainter(model, seed=seed, box=box, upscale=None)  # scored at 64x64
     if name == "baseline":
-        return FaceInpainter(model, seed=seed, box=box, options=SearchOptions.baseline())
+        return FaceInpainter(model, seed=seed, box=box, options=SearchOptions.baseline(), upscale=None)
     return ClassicInpainter("telea" if name == "telea" else "ns")
 
 

@@ -83,6 +83,32 @@ def quality(args) -> dict:
     return summary
 
 
+def crop_grid(args, out_path: Path, crop: int = 96, zoom: int = 2) -> None:
+    """One row per HR image: bicubic | each model | original, the same centre crop, enlarged."""
+    from studio.imageio import Picture, save_image
+
+    files = find_images([args.hr])[-args.last :] if args.last else find_images([args.hr])
+    engines = {m: load_upscaler(m, args) for m in args.model}
+    rows = []
+    for p in files[: args.crop_rows]:
+        hr8 = crop_to_multiple(read_rgb(p), SCALE)
+        lr8 = bicubic_down(hr8, SCALE)
+        h, w = hr8.shape[:2]
+        c = min(crop, h, w)
+        y, x = (h - c) // 2, (w - c) // 2
+        if args.crop_at:
+            x, y = (int(v) for v in args.crop_at.split(","))
+        panels = [bicubic_up(lr8)] + [e.run(lr8.astype(np.float32) / 255, quiet_job()) for e in engines.values()]
+        panels.append(hr8.astype(np.float32) / 255)
+        tiles = [np.kron(pn[y : y + c, x : x + c], np.ones((zoom, zoom, 1), np.float32)) for pn in panels]
+        gap = np.ones((c * zoom, 4, 3), np.float32)
+        rows.append(np.concatenate([t for tile in tiles for t in (tile, gap)][:-1], axis=1))
+    gap = np.ones((4, rows[0].shape[1], 3), np.float32)
+    grid = np.concatenate([r for row in rows for r in (row, gap)][:-1], axis=0)
+    save_image(out_path, Picture(np.clip(grid, 0, 1)), overwrite=True)
+    print(f"wrote {out_path}: columns bicubic, {', '.join(engines)}, original")
+
+
 def _test_image(w: int, h: int) -> np.ndarray:
     """A deterministic photo-like test image (smooth shapes plus fine texture)."""
     rng = np.random.default_rng(0)
@@ -118,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", action="append", default=None, help="checkpoint name or file; repeat for several (default: srresnet, srgan)")
     p.add_argument("--speed", action="store_true", help="time 512x512 -> 2048x2048")
     p.add_argument("--large", metavar="WxH", help="upscale one synthetic image of this size once (memory check)")
+    p.add_argument("--crops", type=Path, help="write a crop comparison grid (bicubic / models / original) here")
+    p.add_argument("--crop-rows", type=int, default=3, help="images in the crop grid")
+    p.add_argument("--crop-at", help="x,y of the crop's top-left corner in HR pixels (default: centre)")
     p.add_argument("--per-image", action="store_true", help="also print each image's scores")
     p.add_argument("--tile", type=int, default=None, help="tile size (default: from free memory)")
     p.add_argument("--device", default="auto")
@@ -138,6 +167,10 @@ def main(argv=None) -> None:
     report: dict = {}
     if args.hr:
         report["quality"] = quality(args)
+    if args.crops:
+        if not args.hr:
+            raise StudioError("--crops needs --hr")
+        crop_grid(args, args.crops)
     if args.speed:
         report["speed_512"] = speed(args, 512, 512, runs=3)
     if args.large:

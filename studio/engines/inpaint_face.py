@@ -24,7 +24,7 @@ class FaceInpainter:
 
     def __init__(self, model: str | object = FACE_MODEL, device=None, *, steps: int | None = None,
                  seed: int | None = None, box: faces.Box | None = None, options: SearchOptions | None = None,
-                 upscale=None, feather: int = 2):
+                 upscale="auto", feather: int = 2):
         if isinstance(model, str):
             from studio.checkpoints import load_model
 
@@ -35,7 +35,11 @@ class FaceInpainter:
             self.options = dataclasses.replace(self.options, steps=steps)
         self.seed = seed
         self.box = box
-        self.upscale = upscale  # face super-resolution, once a checkpoint exists
+        if upscale == "auto":  # the face SR checkpoint when installed, else a Lanczos resize
+            from studio.engines.upscale import face_upscaler
+
+            upscale = face_upscaler(device)
+        self.upscale = upscale
         self.feather = feather
 
     def run(self, rgb: np.ndarray, mask: np.ndarray, job: Job | None = None, *,

@@ -181,3 +181,17 @@ def _empty_cache(device) -> None:
         import torch
 
         torch.cuda.empty_cache()
+
+
+def face_upscaler(device=None, model: str = FACE_MODEL):
+    """64x64 face -> 256x256 with the face SR checkpoint, or None when it is not installed.
+
+    The face tools work at 64x64; this brings their result back to size before blending.
+    """
+    from studio.errors import CheckpointError
+
+    try:
+        engine = Upscaler(model, device)
+    except CheckpointError:
+        return None
+    return lambda rgb64: engine.run(rgb64)

@@ -85,7 +85,7 @@ def train(args, ctx: harness.Context) -> None:
     with run:
         while run.keep_going():
             for g in opt_g.param_groups:
-                g["lr"] = cosine_lr(args.lr, run.step, args.max_steps)
+                g["lr"] = cosine_lr(args.lr, run)
             lr, hr = (t.to(ctx.device, memory_format=torch.channels_last) for t in next(batches))
             with autocast(ctx.device, bf16):
                 sr = G(lr)

@@ -92,11 +92,16 @@ def autocast(device: torch.device, enabled: bool):
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
-def cosine_lr(base: float, step: int, total: int | None) -> float:
-    if not total:
+def cosine_lr(base: float, run: harness.Run) -> float:
+    """Cosine decay to 1 % over the run, measured by whichever limit (steps or minutes) ends it first."""
+    t = 0.0
+    if run.max_steps:
+        t = max(t, run.step / run.max_steps)
+    if run.max_minutes:
+        t = max(t, run.elapsed / (run.max_minutes * 60))
+    if not (run.max_steps or run.max_minutes):
         return base
-    t = min(step / total, 1.0)
-    return base * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t)))
+    return base * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
 
 
 # ----------------------------------------------------------------------------- data
@@ -185,12 +190,12 @@ def train(args, ctx: harness.Context) -> None:
     bf16 = use_bf16(args, ctx.device)
     run.log(f"bf16 autocast {'on' if bf16 else 'off'}")
     run.extra["settings"] = {"loss": "L1", "batch": args.batch * ctx.world_size, "lr_patch": args.patch,
-                             "lr": args.lr, "schedule": "cosine to 1 %", "degrade": args.degrade, "bf16": bf16}
+                             "lr": args.lr, "schedule": "cosine to 1 % over the step or time limit", "degrade": args.degrade, "bf16": bf16}
     G = harness.wrap_ddp(net, ctx)
     with run:
         while run.keep_going():
             for g in opt.param_groups:
-                g["lr"] = cosine_lr(args.lr, run.step, args.max_steps)
+                g["lr"] = cosine_lr(args.lr, run)
             lr, hr = (t.to(ctx.device, memory_format=torch.channels_last) for t in next(batches))
             with autocast(ctx.device, bf16):
                 out = G(lr)
