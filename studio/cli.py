@@ -101,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="ATTR=VALUE", help="e.g. --set Smiling=1 --set Eyeglasses=-1")
     e.add_argument("-o", "--output", type=Path, required=True)
     e.add_argument("--box", type=_box, default=None, help="face crop x,y,w,h (skips face detection)")
+    e.add_argument("--face", type=int, default=None, metavar="K",
+                   help="which detected face to edit, counted from the left (default: the largest)")
     e.add_argument("--model", default=None)
 
     sub.add_parser("models", parents=[common], help="list installed checkpoints and their metrics")

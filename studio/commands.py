@@ -127,7 +127,8 @@ def run_edit(args) -> int:
             from studio.engines.edit import FaceEditor
         except ModuleNotFoundError:
             raise StudioError("face attribute editing is not available in this version yet") from None
-        engine = FaceEditor(args.model or EDIT_MODEL, device=pick_device(args.device), box=args.box)
+        engine = FaceEditor(args.model or EDIT_MODEL, device=pick_device(args.device), box=args.box,
+                            face_index=getattr(args, "face", None))
         engine.check_attributes(changes)
         return engine
 

@@ -1,0 +1,357 @@
+"""Face attribute editing with IcGAN on photos of any size.
+
+encode: find the face (or take the user's square), level it by the eyes, crop it to 64x64 and
+encode it once: z = E_z(x) (optionally refined by a few gradient steps on |G(z, y) - x|),
+y = E_y(x). An edit is then one generator pass: G(z, y') with the chosen attributes set
+("label" method, the IcGAN edit) or G(z + shift along a stored latent direction, y) ("latent"
+method); the card may name the better method per attribute (measured by `studio bench edit`).
+
+Values: +1 = attribute present, -1 = absent, as in the label file; sliders reach +-2 to
+exaggerate. A face's start value is 2*sigmoid(logit) - 1 of E_y's logit (in (-1, 1): the
+classifier's confidence), which is also exactly the y the generator gets for "no change".
+
+Transfer ("delta", the default): the photo gets only the CHANGE the generator makes,
+x + G(z, y') - G(z, y), so the face keeps its identity and full resolution, and an edit that
+changes nothing changes no pixel. "replace" pastes G(z, y') itself. The change is brought to
+full size by the face super-resolution model when installed (else Lanczos), rotated back and
+blended with a soft ellipse inside the face square: every pixel outside it is returned exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from studio.engines import faces
+from studio.engines.masks import composite
+from studio.errors import StudioError
+from studio.jobs import Job, quiet_job
+
+DEFAULT_MODEL = "icgan-faces64"
+VALUE_LIMIT = 2.0
+METHODS = ("label", "latent")
+TRANSFERS = ("delta", "replace")
+REFINE_STEPS = 15  # z refinement steps at encode; a card's edit.refine_steps overrides it
+REFINE_LR = 0.05
+LEVEL_MIN_DEGREES = 1.0  # smaller tilts are left alone (no resampling for nothing)
+LEVEL_MAX_DEGREES = 30.0  # beyond this the "eyes" are more likely wrong detections
+Z_LIMIT = 3.0
+
+
+@lru_cache(maxsize=1)
+def _eye_cascade():
+    """OpenCV's bundled eye detector, or None (levelling is then skipped)."""
+    if not hasattr(cv2, "CascadeClassifier"):
+        return None
+    name = "haarcascade_eye.xml"
+    base = Path(getattr(getattr(cv2, "data", None), "haarcascades", "") or Path(cv2.__file__).parent)
+    found = [base / name] if (base / name).is_file() else sorted(Path(cv2.__file__).parent.rglob(name))
+    cascade = cv2.CascadeClassifier(str(found[0])) if found else None
+    return None if cascade is None or cascade.empty() else cascade
+
+
+def eye_angle(rgb: np.ndarray, det: faces.Box) -> float:
+    """Tilt in degrees of the line from the left to the right eye inside a detected face box
+    (positive: the right eye is lower), or 0.0 when two plausible eyes are not found."""
+    cascade = _eye_cascade()
+    x, y, w, h = det
+    H, W = rgb.shape[:2]
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(W, x + w), min(H, y + int(0.6 * h))  # eyes are in the upper part
+    if cascade is None or x1 - x0 < 24 or y1 - y0 < 16:
+        return 0.0
+    roi = cv2.cvtColor(np.round(np.clip(rgb[y0:y1, x0:x1], 0, 1) * 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
+    scale = min(1.0, 256 / roi.shape[1])  # eyes are found as well on a face 256 px wide, and faster
+    if scale < 1:
+        roi = cv2.resize(roi, (round(roi.shape[1] * scale), round(roi.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    roi = cv2.equalizeHist(roi)
+    fw = roi.shape[1]
+    eyes = cascade.detectMultiScale(roi, scaleFactor=1.1, minNeighbors=4, minSize=(max(6, fw // 12),) * 2,
+                                    maxSize=(fw // 2,) * 2)
+    centres = [(ex + ew / 2, ey + eh / 2, ew) for ex, ey, ew, eh in np.asarray(eyes).reshape(-1, 4)]
+    best, best_size = 0.0, 0.0
+    for lx, ly, lw in centres:
+        for rx, ry, rw in centres:
+            dx, dy = rx - lx, ry - ly
+            # One eye in each half, a face-like spacing, no steep line: otherwise a false match.
+            if not (lx < fw / 2 <= rx and 0.2 * fw < dx < 0.75 * fw and abs(dy) < 0.6 * dx):
+                continue
+            if lw + rw > best_size:
+                best, best_size = math.degrees(math.atan2(dy, dx)), lw + rw
+    return best if LEVEL_MIN_DEGREES <= abs(best) <= LEVEL_MAX_DEGREES else 0.0
+
+
+def crop_matrix(box: faces.Box, angle: float) -> np.ndarray:
+    """2x3 affine map from crop pixels (the levelled s x s square) to photo pixels."""
+    x, y, s, _ = box
+    a = math.radians(angle)
+    c, si = math.cos(a), math.sin(a)
+    if angle == 0:
+        c, si = 1.0, 0.0  # exact: whole-pixel copies
+    half = (s - 1) / 2
+    cx, cy = x + half, y + half
+    return np.array([[c, -si, cx - (c * half - si * half)], [si, c, cy - (si * half + c * half)]], np.float64)
+
+
+def face_weight(side: int) -> np.ndarray:
+    """Soft ellipse over the face and hair of a CelebA-HQ-framed square: 1 in the middle,
+    fading to exactly 0 before the square's edge, so no seam can show."""
+    t = (np.arange(side, dtype=np.float32) + 0.5) / side - 0.5
+    r = np.sqrt((t[None, :] / 0.46) ** 2 + (t[:, None] / 0.48) ** 2)  # 0 beyond 96 % of the side
+    w = np.clip((1.0 - r) / 0.35, 0.0, 1.0)
+    return (w * w * (3 - 2 * w)).astype(np.float32)  # smoothstep
+
+
+def _resize(img: np.ndarray, side: int, *, clip: bool) -> np.ndarray:
+    if img.shape[0] == side:
+        out = img
+    else:
+        interp = cv2.INTER_AREA if side < img.shape[0] else cv2.INTER_LANCZOS4
+        out = cv2.resize(img, (side, side), interpolation=interp)
+    return (np.clip(out, 0, 1) if clip else out).astype(np.float32)
+
+
+@dataclass
+class EditSession:
+    """One encoded face. values: the start value of every attribute (-2..2); box: the face
+    square in photo pixels (before levelling by `angle` degrees)."""
+
+    editor: "FaceEditor"
+    rgb: np.ndarray
+    box: faces.Box
+    angle: float
+    image64: np.ndarray  # the model's input: the levelled crop at 64x64, float32 [0, 1]
+    values: dict[str, float]
+    z: torch.Tensor = field(repr=False)
+    y: torch.Tensor = field(repr=False)
+    reconstruction: np.ndarray = field(repr=False)  # G(z, y), float32 [0, 1]
+
+    def preview(self, values: dict[str, float] | None = None) -> np.ndarray:
+        """The edited 64x64 face (one generator pass), float32 HxWx3 in [0, 1]."""
+        return self.previews([values or {}])[0]
+
+    def previews(self, values_list: list[dict[str, float]]) -> np.ndarray:
+        """Several edits of this face in one batched generator pass: (N, 64, 64, 3)."""
+        ed = self.editor
+        zs, ys = zip(*(ed._latents(self, ed.check_attributes(v)) for v in values_list))
+        gen = ed._generate(torch.stack(zs), torch.stack(ys))
+        for i, (z, y) in enumerate(zip(zs, ys)):
+            if torch.equal(z, self.z) and torch.equal(y, self.y):
+                gen[i] = self.reconstruction  # bit-exact "no change", whatever the batch size
+        if ed.transfer == "replace":
+            return gen
+        return np.clip(self.image64[None] + (gen - self.reconstruction[None]), 0, 1).astype(np.float32)
+
+    def render(self, values: dict[str, float] | None = None, job: Job | None = None) -> np.ndarray:
+        """The whole photo with the edit: float32, same size; pixels outside the face square
+        (and wherever the soft face mask is 0) are returned exactly."""
+        job = job or quiet_job()
+        job.progress(0.0, "editing the face")
+        edited = self.preview(values)
+        job.progress(0.3, "bringing the face back to size")
+        return self.editor._paste(self, edited, job)
+
+
+class FaceEditor:
+    """FaceEditor(model).run(rgb, {"Smiling": 1}, job) -> rgb; or encode() once, then
+    session.preview(values) per slider move and session.render(values) to finish."""
+
+    name = "edit"
+
+    def __init__(self, model: str | object = DEFAULT_MODEL, device=None, *, box: faces.Box | None = None,
+                 face_index: int | None = None, method: str = "auto", transfer: str = "delta",
+                 refine_steps: int | None = None, upscale="auto", level: bool = True, attributes=None):
+        card: dict = {}
+        if isinstance(model, str):
+            from studio.checkpoints import load_model
+
+            model, info = load_model(model, device)
+            if info.architecture != "icgan64":
+                raise StudioError(f"checkpoint '{info.name}' is a {info.architecture}, not an IcGAN face editor")
+            card = info.card
+        self.net = model.eval()
+        for p in self.net.parameters():
+            p.requires_grad_(False)
+        self.device = device if device is not None else next(self.net.parameters()).device
+        self.net.to(self.device)
+        if attributes is None:
+            from studio.train.attributes import ATTRIBUTES
+
+            attributes = card.get("attributes", ATTRIBUTES)
+        self.attributes: list[str] = list(attributes)
+        if len(self.attributes) != self.net.ny:
+            raise StudioError(f"the model has {self.net.ny} attributes but its card lists {len(self.attributes)}")
+        if method not in ("auto", *METHODS) or transfer not in TRANSFERS:
+            raise StudioError(f"method must be auto, {' or '.join(METHODS)}; transfer {' or '.join(TRANSFERS)}")
+        chosen = card.get("edit_methods", {}) if method == "auto" else {}
+        self.methods = {a: chosen.get(a, "label" if method == "auto" else method) for a in self.attributes}
+        if not bool(self.net.directions.abs().sum() > 0):  # no directions stored: only the label edit works
+            self.methods = dict.fromkeys(self.attributes, "label")
+        self.transfer = transfer
+        self.refine_steps = int(card.get("edit", {}).get("refine_steps", REFINE_STEPS) if refine_steps is None
+                                else refine_steps)
+        if upscale == "auto":  # the face SR checkpoint when installed, else a Lanczos resize
+            from studio.engines.upscale import face_upscaler
+
+            upscale = face_upscaler(device)
+        self.upscale = upscale
+        if face_index is not None and int(face_index) < 1:
+            raise StudioError(f"--face {face_index}: faces are numbered 1, 2, ... from the left")
+        self.box, self.face_index, self.level = box, face_index, level
+        self._index = {a.lower(): i for i, a in enumerate(self.attributes)}
+
+    # -- attributes ----------------------------------------------------------------------
+
+    def check_attributes(self, changes: dict[str, float]) -> dict[str, float]:
+        """Changes with canonical names (case-insensitive match); StudioError when a name is
+        unknown or a value is outside -2..2."""
+        out = {}
+        for name, value in changes.items():
+            i = self._index.get(str(name).strip().lower())
+            if i is None:
+                raise StudioError(f"unknown attribute {name!r}; choose from: {', '.join(self.attributes)}")
+            v = float(value)
+            if not -VALUE_LIMIT <= v <= VALUE_LIMIT:  # also refuses nan
+                raise StudioError(f"{self.attributes[i]}={value}: values go from -{VALUE_LIMIT:g} to {VALUE_LIMIT:g} "
+                                  "(1 = present, -1 = absent)")
+            out[self.attributes[i]] = v
+        return out
+
+    # -- the face ------------------------------------------------------------------------
+
+    def locate(self, rgb: np.ndarray, box: faces.Box | None = None) -> tuple[faces.Box, float]:
+        """(face square, levelling angle): a given box as is, else the detected face."""
+        box = box or self.box
+        if box is not None:
+            return faces.square_box(box), 0.0
+        dets = faces.detect_faces(rgb)
+        if not dets:
+            raise StudioError("no face found; give the face's square with --box x,y,w,h")
+        if self.face_index is None:
+            det = dets[0]  # the largest
+        else:
+            order = sorted(dets, key=lambda b: b[0] + b[2] / 2)  # left to right, as a person counts
+            if not 1 <= self.face_index <= len(order):
+                raise StudioError(f"--face {self.face_index}: found {len(order)} face(s); "
+                                  f"give 1..{len(order)} (counted from the left)")
+            det = order[self.face_index - 1]
+        angle = eye_angle(rgb, det) if self.level else 0.0
+        return faces.crop_box_for_detection(det), angle
+
+    def encode(self, rgb: np.ndarray, job: Job | None = None, *, box: faces.Box | None = None) -> EditSession:
+        job = job or quiet_job()
+        rgb = np.asarray(rgb, np.float32)
+        if rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise StudioError("face editing needs an RGB image")
+        job.progress(0.0, "finding the face")
+        box, angle = self.locate(rgb, box)
+        x, y, s, _ = box
+        h, w = rgb.shape[:2]
+        if x + s <= 0 or y + s <= 0 or x >= w or y >= h:
+            raise StudioError(f"the face box {x},{y},{s},{s} lies outside the {w}x{h} image")
+        # Parts of the square beyond the photo are mirrored in, as faces.extract does.
+        crop = cv2.warpAffine(rgb, crop_matrix(box, angle), (s, s), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_REFLECT_101)
+        image64 = _resize(crop, 64, clip=True)
+        job.progress(0.1, "encoding the face")
+        x64 = self._tensor(image64)
+        with torch.inference_mode():
+            logits = self.net.encoder_y(x64).float()[0]
+            z = self.net.encoder_z(x64).float()[0].clamp(-Z_LIMIT, Z_LIMIT)
+        yv = torch.tanh(logits / 2)  # = 2*sigmoid(logit) - 1
+        z = self._refine(z.clone(), yv.clone(), x64, job.span(0.15, 1.0))
+        values = {a: float(v) for a, v in zip(self.attributes, yv)}
+        session = EditSession(self, rgb, box, angle, image64, values, z, yv, np.empty(0))
+        session.reconstruction = self._generate(z[None], yv[None])[0]
+        job.progress(1.0, "face encoded")
+        return session
+
+    def _refine(self, z: torch.Tensor, y: torch.Tensor, x64: torch.Tensor, job: Job) -> torch.Tensor:
+        """A few Adam steps on z (y fixed) so G(z, y) looks more like this face (identity)."""
+        if self.refine_steps <= 0:
+            return z
+        z = z[None].clone().requires_grad_(True)
+        opt = torch.optim.Adam([z], lr=REFINE_LR)
+        with torch.enable_grad():
+            for i in range(self.refine_steps):
+                loss = (self.net.generator(z, y[None]) - x64).abs().mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                with torch.no_grad():
+                    z.clamp_(-Z_LIMIT, Z_LIMIT)
+                job.progress((i + 1) / self.refine_steps, "fitting the face")
+        return z.detach()[0]
+
+    # -- generating and pasting ----------------------------------------------------------
+
+    def _tensor(self, img: np.ndarray) -> torch.Tensor:
+        t = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].to(self.device)
+        return t * 2 - 1
+
+    def _latents(self, session: EditSession, values: dict[str, float]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(z', y') for the given values (missing attributes keep their start values)."""
+        z, y = session.z.clone(), session.y.clone()
+        for a, v in values.items():
+            i = self.attributes.index(a)
+            if self.methods[a] == "latent":  # direction = mean code with - without: a change of 2
+                z += (v - session.values[a]) / 2 * self.net.directions[i].to(z)
+            else:
+                y[i] = v
+        return z.clamp_(-Z_LIMIT, Z_LIMIT), y
+
+    def _generate(self, z: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+        with torch.inference_mode():
+            out = self.net.generator(z.to(self.device), y.to(self.device)).float()
+        return out.add(1).mul(0.5).clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
+
+    def _paste(self, session: EditSession, edited: np.ndarray, job: Job) -> np.ndarray:
+        rgb, (x, y, s, _) = session.rgb, session.box
+        h, w = rgb.shape[:2]
+        if self.upscale is not None:  # sharper: both through the same SR, so only the edit differs
+            big = np.asarray(self.upscale(edited), np.float32)
+            change = big - np.asarray(self.upscale(session.image64), np.float32) if self.transfer == "delta" else big
+        else:
+            change = edited - session.image64 if self.transfer == "delta" else edited
+        change = _resize(change, s, clip=self.transfer == "replace")
+        weight = face_weight(s)
+        job.progress(0.7, "blending")
+        A = crop_matrix(session.box, session.angle)
+        corners = A @ np.array([[0, s - 1, 0, s - 1], [0, 0, s - 1, s - 1], [1, 1, 1, 1]], np.float64)
+        x0, y0 = max(0, int(math.floor(corners[0].min()))), max(0, int(math.floor(corners[1].min())))
+        x1, y1 = min(w, int(math.ceil(corners[0].max())) + 1), min(h, int(math.ceil(corners[1].max())) + 1)
+        out = rgb.copy()
+        if x0 >= x1 or y0 >= y1:
+            return out
+        # Photo pixels of the region -> crop pixels: the inverse map, shifted to the region.
+        inv = cv2.invertAffineTransform(A)
+        inv[:, 2] += inv[:, :2] @ np.array([x0, y0], np.float64)
+        size = (x1 - x0, y1 - y0)
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+
+        def to_photo(img):
+            return cv2.warpAffine(img, inv, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+        wgt = to_photo(weight)
+        fill = to_photo(np.ascontiguousarray(change))
+        orig = rgb[y0:y1, x0:x1]
+        if self.transfer == "delta":  # orig + w * change: a zero change leaves a pixel bit-exact
+            blended = np.clip(orig + wgt[..., None] * fill, 0, 1)
+            out[y0:y1, x0:x1] = np.where(wgt[..., None] > 0, blended, orig).astype(rgb.dtype)
+        else:
+            out[y0:y1, x0:x1] = composite(orig, fill.astype(rgb.dtype), wgt)
+        job.progress(1.0, "done")
+        return out
+
+    # -- the CLI's one-shot edit -----------------------------------------------------------
+
+    def run(self, rgb: np.ndarray, changes: dict[str, float], job: Job | None = None) -> np.ndarray:
+        job = job or quiet_job()
+        changes = self.check_attributes(changes)
+        session = self.encode(rgb, job.span(0.0, 0.7))
+        return session.render({**session.values, **changes}, job.span(0.7, 1.0))
