@@ -106,7 +106,9 @@ def run_items(
 
             try:
                 for w in work(item, report):
-                    bar.write(f"studio: warning: {item.inputs[0].name}: {w}", file=sys.stderr)
+                    # "info: ..." lines say what was done (e.g. the engine auto chose); others warn.
+                    kind, text = ("", w[6:]) if w.startswith("info: ") else ("warning: ", w)
+                    bar.write(f"studio: {kind}{item.inputs[0].name}: {text}", file=sys.stderr)
             except StudioError as e:
                 failed += 1
                 if verbose:

@@ -112,6 +112,8 @@ def run_inpaint(args) -> int:
         if resized:
             warnings.append(f"mask {item.inputs[1].name} is not {pic.size[0]}x{pic.size[1]}; rescaled it to the image")
         out = engine.run(pic.rgb, mask, job)
+        if getattr(engine, "last_choice", ""):
+            warnings.append(f"info: {engine.last_choice} engine")
         return warnings + _save(item, with_rgb(pic, out), single)
 
     return _run(args, [args.image, args.mask], "inpaint", lambda: _make_inpainter(args), process)

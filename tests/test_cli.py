@@ -153,11 +153,12 @@ def test_real_process_error_has_no_traceback(tmp_path):
     assert r.stderr.strip().splitlines() == [f"studio: error: input {tmp_path / 'x.png'} does not exist"]
 
 
-def test_auto_engine_falls_back_to_classic_without_a_face_or_models(tmp_path, monkeypatch):
+def test_auto_engine_falls_back_to_classic_without_a_face_or_models(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("STUDIO_BUNDLED_CHECKPOINTS", str(tmp_path / "empty"))
     img = _image(tmp_path / "a.png")
     mask = _mask(tmp_path / "m.png")
     assert main(["inpaint", str(img), str(mask), "-o", str(tmp_path / "o.png"), "--quiet"]) == 0
+    assert "studio: a.png: classic engine" in capsys.readouterr().err  # the choice is printed
     a, b = np.asarray(Image.open(img)), np.asarray(Image.open(tmp_path / "o.png"))
     hole = np.asarray(Image.open(mask)) > 127
     assert np.array_equal(a[~hole], b[~hole]) and not np.array_equal(a[hole], b[hole])

@@ -2,6 +2,7 @@
 
     studio bench inpaint --faces ../shared/data/faces/celebahq/64 --holdout 1000 --n 100 --masks center
     studio bench inpaint --faces ... --masks ../shared/data/masks/irregular --mask-bins 06,08,10
+    studio bench inpaint --photos DIR --masks DIR ...     # any photo: see studio/bench/photo_inpaint.py
 
 Compares, on the same faces and masks: the face engine at its defaults ("ours"), the Yeh et al.
 style baseline (1500 steps, one random start, no structure loss), and OpenCV's Telea and
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -110,8 +112,14 @@ def save_grid(path: Path, faces, masks, outputs, columns: int = 8) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if any(a == "--photos" or a.startswith("--photos=") for a in argv):
+        from studio.bench import photo_inpaint  # the general-photo benchmark has its own options
+
+        return photo_inpaint.main(argv)
     p = argparse.ArgumentParser(prog="studio bench inpaint", description=__doc__.split("\n\n")[0])
-    p.add_argument("--faces", type=Path, required=True, help="folder of face images (resized to 64x64)")
+    p.add_argument("--faces", type=Path, required=True,
+                   help="folder of face images (resized to 64x64); --photos DIR benchmarks general photos instead")
     p.add_argument("--holdout", type=int, default=1000,
                    help="use only the last N files by number (the training script's validation faces); 0 = all")
     p.add_argument("--n", type=int, default=50, help="faces to evaluate (evenly spread over the set)")

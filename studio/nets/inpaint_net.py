@@ -67,7 +67,7 @@ class DilatedBlock(nn.Module):
 class InpaintNet(nn.Module):
     """(rgb (N,3,H,W) in [0,1], hole (N,1,H,W) 1 = fill) -> rgb (N,3,H,W); any H, W."""
 
-    def __init__(self, width: int = 32, dilations: tuple[int, ...] | list[int] = (2, 4, 8, 16)):
+    def __init__(self, width: int = 24, dilations: tuple[int, ...] | list[int] = (2, 4, 8, 16)):
         super().__init__()
         c = width
         self.act = nn.LeakyReLU(0.2, inplace=True)
@@ -143,5 +143,5 @@ class Discriminator(nn.Module):
 
 
 @register("photo-inpaint")
-def build_inpaint_net(width: int = 32, dilations: tuple[int, ...] | list[int] = (2, 4, 8, 16)) -> InpaintNet:
+def build_inpaint_net(width: int = 24, dilations: tuple[int, ...] | list[int] = (2, 4, 8, 16)) -> InpaintNet:
     return InpaintNet(width, tuple(dilations))

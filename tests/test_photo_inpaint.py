@@ -1,0 +1,278 @@
+"""Photo inpainting: the net, hole generators, trainer smoke run, engine, benchmark, old-photo mask."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from studio.engines.inpaint_photo import PhotoInpainter, regions, scale_for
+from studio.errors import Cancelled, CheckpointError, StudioError
+from studio.jobs import Job
+from studio.nets import registry
+from studio.nets.inpaint_net import Discriminator, InpaintNet, push_pull_fill
+from studio.train import inpaint_masks as im
+
+
+def _smooth_image(rng, h, w):
+    small = rng.random((6, 6, 3)).astype(np.float32)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+
+
+def _net(width=8):
+    torch.manual_seed(0)
+    net = InpaintNet(width, (1, 2))
+    with torch.no_grad():  # a non-zero tail: the untrained net is exactly the push-pull fill otherwise
+        net.tail.weight.normal_(0, 0.05)
+    return net
+
+
+# ----------------------------------------------------------------------------- net
+
+
+def test_net_shapes_registry_and_exact_known_pixels_at_init():
+    net = registry.build("photo-inpaint", {"width": 8, "dilations": [1, 2]})
+    assert isinstance(net, InpaintNet)
+    x = torch.rand(2, 3, 37, 50)
+    hole = torch.zeros(2, 1, 37, 50)
+    hole[:, :, 10:20, 5:30] = 1
+    out = net(x, hole)
+    assert out.shape == x.shape
+    # The tail starts at zero: the untrained net is the push-pull fill, known pixels exact.
+    assert torch.equal(out * (1 - hole), x * (1 - hole))
+    x, hole = torch.rand(2, 3, 64, 96), torch.ones(2, 1, 64, 96)
+    g, p = Discriminator(8)(x, hole)
+    assert g.shape == (2,) and p.shape == (2, 1, 4, 6)
+
+
+def test_push_pull_fills_a_flat_image_flat_and_ignores_hole_pixels():
+    x = torch.full((1, 3, 40, 40), 0.25)
+    hole = torch.zeros(1, 1, 40, 40)
+    hole[..., 5:35, 5:35] = 1
+    x[..., 5:35, 5:35] = 1.0  # damaged pixels must not leak into the fill
+    filled = push_pull_fill(x, hole)
+    assert torch.allclose(filled, torch.full_like(filled, 0.25), atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- masks
+
+
+def test_generated_holes_cover_their_ranges_and_repeat_per_seed():
+    for seed in range(12):
+        s = im.brush_strokes(64, np.random.default_rng(seed), (0.1, 0.3))
+        assert 0.08 <= s.mean() <= 0.45 and set(np.unique(s)) <= {0.0, 1.0}
+        b = im.boxes(64, np.random.default_rng(seed), (0.1, 0.3))
+        assert 0.03 <= b.mean() <= 0.35
+    a = im.brush_strokes(64, np.random.default_rng(5))
+    assert np.array_equal(a, im.brush_strokes(64, np.random.default_rng(5)))
+    assert not np.array_equal(a, im.brush_strokes(64, np.random.default_rng(6)))
+
+
+def _mask_folder(path, per_bin=3):
+    path.mkdir()
+    rng = np.random.default_rng(0)
+    for b in range(6):
+        for i in range(per_bin):
+            cov = (max(0.02, b / 10), b / 10 + 0.08)
+            m = im.brush_strokes(64, np.random.default_rng((b, i)), cov)
+            cv2.imwrite(str(path / f"{b * 2000 + i:05d}.png"), (m * 255).astype(np.uint8))
+    (path / "readme.txt").write_text("not a mask")
+    return path
+
+
+def test_mask_bins_and_holdout_split(tmp_path):
+    folder = _mask_folder(tmp_path / "masks")
+    bins = im.mask_bins(folder)
+    assert sorted(bins) == [0, 1, 2, 3, 4, 5] and all(len(v) == 3 for v in bins.values())
+    train, val = im.split_masks(folder, 1)
+    assert len(train) == 12 and all(len(v) == 1 and v[0].stem.endswith("2") for v in val.values())
+    assert not set(train) & {p for v in val.values() for p in v}
+    sampler = im.MaskSampler(train)
+    m1 = [sampler(32, np.random.default_rng(i)) for i in range(10)]
+    m2 = [sampler(32, np.random.default_rng(i)) for i in range(10)]
+    assert all(np.array_equal(a, b) for a, b in zip(m1, m2))
+    assert all(0.01 <= m.mean() <= 0.7 and m.shape == (32, 32) for m in m1)
+
+
+# ----------------------------------------------------------------------------- trainer + engine
+
+
+def _photo_folder(path, n, rng, size=(80, 96)):
+    path.mkdir(parents=True)
+    for i in range(n):
+        img = (_smooth_image(rng, *size) * 255).astype(np.uint8)
+        cv2.imwrite(str(path / f"{i + 1}.png"), img)
+    return path
+
+
+def test_trainer_smoke_run_exports_a_checkpoint_the_engine_loads(tmp_path, monkeypatch):
+    from studio.cli import main
+
+    rng = np.random.default_rng(0)
+    photos = _photo_folder(tmp_path / "photos" / "test", 5, rng)
+    masks = _mask_folder(tmp_path / "masks")
+    common = ["--data", str(tmp_path / "photos"), "--val", str(photos), "--val-holdout", "2", "--masks", str(masks),
+              "--mask-holdout", "1", "--size", "64", "--batch", "2", "--width", "8", "--dilations", "1,2",
+              "--d-width", "8", "--adv-after", "1", "--val-every", "2", "--sample-every", "2", "--threads", "1",
+              "--out", str(tmp_path / "run")]
+    assert main(["train", "photo-inpaint", *common, "--max-steps", "2"]) == 0
+    assert main(["train", "photo-inpaint", *common, "--max-steps", "3", "--export", str(tmp_path / "ck" / "photo-inpaint")]) == 0
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "3 training photos" in log and "resumed" in log and "val step 2: hole PSNR" in log
+    assert (tmp_path / "run" / "samples" / "final.png").exists()
+    card = json.loads((tmp_path / "ck" / "photo-inpaint.json").read_text())
+    assert card["architecture"] == "photo-inpaint" and card["config"] == {"width": 8, "dilations": [1, 2]}
+    assert card["training"]["steps"] == 3 and card["dtype"] == "float16" and card["hardware"]
+    assert "non-commercial" in card["license"] and "telea_hole_psnr" in card["validation"]
+    from studio.train import photo_inpaint
+
+    with pytest.raises(StudioError, match="started with"):  # another architecture cannot resume this run
+        photo_inpaint.main([*common, "--width", "16", "--max-steps", "4"])
+
+    monkeypatch.setenv("STUDIO_BUNDLED_CHECKPOINTS", str(tmp_path / "ck"))
+    engine = PhotoInpainter(device="cpu")
+    img = _smooth_image(rng, 70, 90)
+    mask = np.zeros((70, 90), np.float32)
+    mask[20:40, 30:60] = 1
+    out = engine.run(img, mask)
+    assert out.shape == img.shape and np.isfinite(out).all()
+    far = cv2.dilate(mask, np.ones((7, 7), np.uint8)) == 0
+    assert np.array_equal(out[far], img[far])
+
+
+def _two_holes():
+    rng = np.random.default_rng(3)
+    img = _smooth_image(rng, 160, 240)
+    mask = np.zeros((160, 240), np.float32)
+    mask[20:40, 20:50] = 1
+    mask[100:130, 170:220] = 1
+    return img, mask
+
+
+def test_engine_changes_only_masked_and_feathered_pixels_region_by_region():
+    img, mask = _two_holes()
+    assert len(regions(mask > 0.5, 24, (24, 256, 0.5))) == 2
+    seen = []
+    out = PhotoInpainter(_net(), device="cpu", feather=2).run(img, mask, Job(seen.append))
+    assert [p.fraction for p in seen] == [0.0, 0.5, 1.0]
+    assert out.dtype == img.dtype and not np.array_equal(out[mask > 0], img[mask > 0])
+    near = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
+    assert np.array_equal(out[~near], img[~near])  # bit for bit beyond the 2-px feather
+    sharp = PhotoInpainter(_net(), device="cpu", feather=0).run(img, mask)
+    assert np.array_equal(sharp[mask == 0], img[mask == 0])
+
+
+def test_engine_is_cancellable_between_crops():
+    img, mask = _two_holes()
+    job = Job()
+    calls = []
+
+    def on_progress(p):
+        calls.append(p.fraction)
+        if len(calls) == 2:
+            job.token.cancel()
+
+    job.on_progress = on_progress
+    with pytest.raises(Cancelled):
+        PhotoInpainter(_net(), device="cpu").run(img, mask, job)
+    assert calls == [0.0, 0.5]
+
+
+def test_close_holes_share_a_crop_and_crops_never_overlap():
+    hole = np.zeros((300, 300), bool)
+    hole[50:60, 50:60] = hole[50:60, 75:85] = True  # 15 px apart: merged
+    hole[250:260, 250:260] = True
+    boxes = regions(hole, 24, (24, 256, 0.5))
+    assert len(boxes) == 2
+    (a, b) = boxes
+    assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+    assert all(x0 <= 50 and y0 <= 50 for x0, y0, _, _ in boxes[:1])
+
+
+def test_large_hole_is_filled_from_scaled_down_context():
+    img = np.full((600, 600, 3), 0.3, np.float32)
+    img[:, 300:] = 0.7  # two halves: the fill must follow each side
+    mask = np.zeros((600, 600), np.float32)
+    mask[150:450, 150:450] = 1
+    assert scale_for(mask > 0.5, 40, 1 << 20) < 0.3
+    out = PhotoInpainter(InpaintNet(8, (1, 2)), device="cpu").run(img, mask)
+    far = cv2.dilate(mask, np.ones((7, 7), np.uint8)) == 0
+    assert np.array_equal(out[far], img[far])
+    assert 0.29 < out[300, 170].mean() < 0.4 and 0.6 < out[300, 430].mean() < 0.71  # each edge follows its side
+    assert np.isfinite(out).all() and 0 <= out.min() and out.max() <= 1
+
+
+def test_wrong_architecture_is_refused(tmp_path, monkeypatch):
+    from studio.checkpoints import save_checkpoint
+    from studio.nets.tiny import TinyNet
+
+    save_checkpoint(TinyNet(), tmp_path / "photo-inpaint", architecture="tiny", config={}, card={})
+    monkeypatch.setenv("STUDIO_BUNDLED_CHECKPOINTS", str(tmp_path))
+    with pytest.raises(CheckpointError, match="not a photo inpainting"):
+        PhotoInpainter(device="cpu")
+
+
+def test_auto_engine_picks_the_photo_engine_without_a_face_model():
+    from studio.engines.inpaint_auto import AutoInpainter
+    from studio.engines.inpaint_classic import ClassicInpainter
+
+    def no_face():
+        raise StudioError("not installed")
+
+    auto = AutoInpainter(no_face, lambda: PhotoInpainter(_net(), device="cpu"), ClassicInpainter)
+    img, mask = _two_holes()
+    auto.run(img, mask)
+    assert auto.last_choice == "photo"
+
+
+# ----------------------------------------------------------------------------- benchmark, old photo
+
+
+def test_photo_bench_reports_every_bin_and_method(tmp_path, monkeypatch, capsys):
+    from studio.checkpoints import save_checkpoint
+    from studio.cli import main
+
+    photos = _photo_folder(tmp_path / "photos", 3, np.random.default_rng(1), size=(64, 64))
+    masks = _mask_folder(tmp_path / "masks")
+    save_checkpoint(_net(), tmp_path / "ck" / "photo-inpaint", architecture="photo-inpaint",
+                    config={"width": 8, "dilations": [1, 2]}, card={})
+    monkeypatch.setenv("STUDIO_BUNDLED_CHECKPOINTS", str(tmp_path / "ck"))
+    out = tmp_path / "bench.json"
+    assert main(["bench", "inpaint", "--photos", str(photos), "--masks", str(masks), "--holdout", "2", "--n", "2",
+                 "--mask-holdout", "1", "--bins", "2,4", "--size", "64", "--json", str(out),
+                 "--grid", str(tmp_path / "grid.jpg")]) == 0
+    res = json.loads(out.read_text())
+    assert res["n"] == 2 and list(res["bins"]) == ["20-30%", "40-50%"]
+    for by_method in res["bins"].values():
+        assert set(by_method) == {"photo", "telea", "ns"}
+        for r in by_method.values():
+            assert 0 < r["psnr_hole"] <= r["psnr_whole"] < 99 and r["sec_per_image"] > 0
+    assert "| 40-50% | photo |" in capsys.readouterr().out
+    grid = cv2.imread(str(tmp_path / "grid.jpg"))
+    assert grid.shape[0] == 5 * (64 + 4) + 4 and grid.shape[1] == 2 * (64 + 4) + 4
+
+
+def test_old_photo_mask_finds_a_bright_tear_not_the_scan_margin(tmp_path):
+    from studio.bench.old_photo_mask import main, tear_mask
+
+    img = np.full((200, 300, 3), (150, 190, 205), np.uint8)  # beige print (BGR)
+    img[:, :40] = img[:, 260:] = 255  # white scan margins
+    cv2.line(img, (60, 30), (200, 170), (250, 250, 250), 3)  # a white tear
+    cv2.circle(img, (230, 60), 6, (120, 120, 235), -1)  # a saturated highlight: not a tear
+    m = tear_mask(img)
+    assert m[100, 130] == 255 and (m[:, :40] == 0).all() and (m[:, 260:] == 0).all()
+    assert m[60, 230] == 0 and 0.005 < (m > 0).mean() < 0.05
+    cv2.imwrite(str(tmp_path / "p.png"), img)
+    assert main([str(tmp_path / "p.png"), "-o", str(tmp_path / "m.png"), "--clean", str(tmp_path / "p.png")]) == 0
+    assert (tmp_path / "m.png").exists()
+
+
+@pytest.mark.data
+def test_old_photo_mask_agrees_with_the_real_damage(shared_data):
+    from studio.bench.old_photo_mask import agreement, tear_mask
+
+    damaged = cv2.imread(str(shared_data / "damaged" / "old_photo.jpg"))
+    clean = cv2.imread(str(shared_data / "damaged" / "old_photo_clean.jpg"))
+    a = agreement(tear_mask(damaged), damaged, clean)
+    assert a["iou"] > 0.6 and a["recall"] > 0.75
