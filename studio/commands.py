@@ -74,7 +74,7 @@ def run_upscale(args) -> int:
     return _run(args, [args.input], "upscale", lambda: _make_upscaler(args), process)
 
 
-def _make_inpainter(args):
+def make_inpainter(args):
     from studio.devices import pick_device
     from studio.engines.inpaint_auto import AutoInpainter
     from studio.engines.inpaint_classic import ClassicInpainter
@@ -116,7 +116,7 @@ def run_inpaint(args) -> int:
             warnings.append(f"info: {engine.last_choice} engine")
         return warnings + _save(item, with_rgb(pic, out), single)
 
-    return _run(args, [args.image, args.mask], "inpaint", lambda: _make_inpainter(args), process)
+    return _run(args, [args.image, args.mask], "inpaint", lambda: make_inpainter(args), process)
 
 
 def run_edit(args) -> int:

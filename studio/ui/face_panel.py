@@ -1,0 +1,262 @@
+"""Face attributes (IcGAN): one slider per attribute, a live 64x64 preview, full renders.
+
+Flow: "Find face" encodes the face (a job: loads the editor, detects or takes the face box)
+into a session whose start values set the sliders. Dragging asks the worker for previews,
+latest request wins (one in flight at most, the newest waiting), so the UI never queues up
+stale work. Releasing a slider or Apply renders at full resolution as one undoable step;
+each render is absolute (the encoded photo with these values), not stacked on the last.
+Reset puts back the face region as it was when encoded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSlider, QVBoxLayout,
+                               QWidget)
+
+from studio.ui import history as hist
+from studio.ui.history import Patch, Step
+
+SLIDER_SCALE = 100  # slider units per attribute unit
+RANGE = 2.0
+
+
+def _clip_rect(box, size) -> tuple[int, int, int, int] | None:
+    x, y, w, h = box
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(size[0], x + w), min(size[1], y + h)
+    return (x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
+
+
+class FacePanel(QWidget):
+    def __init__(self, host, parent=None):
+        super().__init__(parent)
+        self.host = host
+        self.session = None
+        self.attributes: list[str] = []
+        self.start_values: dict[str, float] = {}
+        self.sliders: dict[str, QSlider] = {}
+        self.value_labels: dict[str, QLabel] = {}
+        self._preview_busy = False
+        self._preview_pending: dict[str, float] | None = None
+        self._render_pending: dict[str, float] | None = None
+        self._rendering = False
+        self._base: tuple[tuple[int, int, int, int], np.ndarray] | None = None  # reset target
+        layout = QVBoxLayout(self)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        layout.addWidget(self.message)
+        self.find_button = QPushButton("Find face")
+        self.find_button.setToolTip("Encode the face (uses the face box if you drew one, else detects it)")
+        self.find_button.clicked.connect(self.find_face)
+        layout.addWidget(self.find_button)
+        self.grid_host = QWidget()
+        self.grid = QGridLayout(self.grid_host)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setColumnStretch(1, 1)  # the sliders get the width
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.grid_host)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setVisible(False)  # until a face is found
+        self.scroll = scroll
+        layout.addWidget(scroll, 10)
+        layout.addStretch(1)
+        row = QHBoxLayout()
+        self.apply_button = QPushButton("Apply")
+        self.apply_button.clicked.connect(self.apply)
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.clicked.connect(self.reset)
+        row.addWidget(self.apply_button)
+        row.addWidget(self.reset_button)
+        layout.addLayout(row)
+        self.unavailable: str | None = None
+        self.refresh()
+
+    # ------------------------------------------------------------ availability
+    def refresh(self) -> None:
+        """Check (from files only, no torch) whether editing can run at all."""
+        from studio.ui.engines import edit_unavailable_reason
+
+        self.unavailable = edit_unavailable_reason()
+        self.end_session()
+        self.setEnabled(True)
+        if self.unavailable:
+            self.message.setText(self.unavailable)
+        self.find_button.setEnabled(self.unavailable is None)
+
+    def end_session(self, why: str | None = None) -> None:
+        self.session = None
+        self._base = None
+        self._render_pending = self._preview_pending = None
+        for i in reversed(range(self.grid.count())):
+            self.grid.itemAt(i).widget().deleteLater()
+        self.sliders.clear()
+        self.value_labels.clear()
+        self.apply_button.setEnabled(False)
+        self.reset_button.setEnabled(False)
+        self.scroll.setVisible(False)
+        if not self.unavailable:
+            self.message.setText(why or "Find the face to edit its attributes. Draw a face box (F) "
+                                 "if the face is not found.")
+
+    # ------------------------------------------------------------ encode
+    def find_face(self) -> bool:
+        doc = self.host.document
+        if doc is None:
+            self.host.status("Open an image first")
+            return False
+        device, engines, rgb, box = self.host.settings.device, self.host.engines, doc.picture.rgb, doc.face_box
+        bits = doc.bit_depth
+
+        def work(job):
+            job.progress(0.0, "loading the face editor")
+            editor = engines.face_editor(device)
+            session = editor.encode(rgb, job.span(0.1, 1.0), box=box)
+            rect = _clip_rect(session.box, (rgb.shape[1], rgb.shape[0]))
+            base = None
+            if rect is not None:
+                x, y, w, h = rect
+                base = (rect, hist.quantize(rgb[y:y + h, x:x + w], bits))
+            return list(editor.attributes), session, base
+
+        return self.host.start_job("Finding the face", work, self._encoded)
+
+    def _encoded(self, result) -> None:
+        attributes, session, base = result
+        self.end_session()
+        self.session, self.attributes, self._base = session, attributes, base
+        self.start_values = {a: float(session.values.get(a, 0.0)) for a in attributes}
+        for i, name in enumerate(attributes):
+            label = QLabel(name.replace("_", " "))
+            slider = QSlider(Qt.Orientation.Horizontal)
+            slider.setRange(int(-RANGE * SLIDER_SCALE), int(RANGE * SLIDER_SCALE))
+            slider.setValue(int(round(np.clip(self.start_values[name], -RANGE, RANGE) * SLIDER_SCALE)))
+            slider.valueChanged.connect(lambda _v, n=name: self._changed(n))
+            slider.sliderReleased.connect(self.apply)
+            value = QLabel()
+            value.setMinimumWidth(40)
+            self.grid.addWidget(label, i, 0)
+            self.grid.addWidget(slider, i, 1)
+            self.grid.addWidget(value, i, 2)
+            self.sliders[name], self.value_labels[name] = slider, value
+            self._show_value(name)
+        self.apply_button.setEnabled(True)
+        self.reset_button.setEnabled(True)
+        self.scroll.setVisible(True)
+        if self.host.document is not None and self.host.document.face_box is None:
+            self.host.canvas.set_box(tuple(int(v) for v in session.box))  # show which face it found
+        x, y, w, h = session.box
+        self.message.setText(f"Face at {x},{y} ({w}×{h}). Drag a slider for a live preview; release or "
+                             "Apply renders it on the photo.")
+        self.request_preview()
+        self.host.status(f"Face found: {len(attributes)} attributes")
+
+    # ------------------------------------------------------------ values
+    def values(self) -> dict[str, float]:
+        return {n: s.value() / SLIDER_SCALE for n, s in self.sliders.items()}
+
+    def set_values(self, values: dict[str, float]) -> None:
+        """Move sliders without a preview per slider (one preview afterwards)."""
+        for n, v in values.items():
+            s = self.sliders[n]
+            s.blockSignals(True)
+            s.setValue(int(round(v * SLIDER_SCALE)))
+            s.blockSignals(False)
+            self._show_value(n)
+        self.request_preview()
+
+    def _show_value(self, name: str) -> None:
+        self.value_labels[name].setText(f"{self.sliders[name].value() / SLIDER_SCALE:+.2f}")
+
+    def _changed(self, name: str) -> None:
+        self._show_value(name)
+        self.request_preview()
+
+    # ------------------------------------------------------------ preview (latest wins)
+    def request_preview(self) -> None:
+        if self.session is None:
+            return
+        self._preview_pending = self.values()
+        if not self._preview_busy:
+            self._send_preview()
+
+    def _send_preview(self) -> None:
+        values, self._preview_pending = self._preview_pending, None
+        session = self.session
+        self._preview_busy = True
+        self.host.runner.start("preview", lambda job: session.preview(values), self._previewed,
+                               on_error=self._preview_failed, on_cancel=self._preview_done, background=True)
+
+    def _previewed(self, rgb) -> None:
+        self.host.show_preview(rgb, "Attribute preview (64×64)")
+        self._preview_done()
+
+    def _preview_failed(self, error, details) -> None:
+        self._preview_pending = None
+        self._preview_done()
+        self.host.show_job_error("Preview failed", error, details)
+
+    def _preview_done(self) -> None:
+        self._preview_busy = False
+        if self._preview_pending is not None and self.session is not None:
+            self._send_preview()
+
+    # ------------------------------------------------------------ full renders
+    def apply(self) -> bool:
+        if self.session is None:
+            return False
+        values = self.values()
+        if self._rendering:  # latest wins: render these once the running one is done
+            self._render_pending = values
+            return True
+        session, bits, rgb = self.session, self.host.document.bit_depth, self.host.document.picture.rgb
+
+        def work(job):
+            out = session.render(values, job)
+            return hist.image_step("Edit face attributes", hist.quantize(rgb, bits), hist.quantize(out, bits))
+
+        started = self.host.start_job("Editing the face", work, self._rendered,
+                                      on_end=self._render_ended)
+        self._rendering = started
+        return started
+
+    def _rendered(self, step) -> None:
+        if step is not None:
+            self._cover_base(step)
+        self.host.apply_step(step, "Face attributes applied" if step else "The edit changed nothing", tool="edit")
+
+    def _render_ended(self) -> None:
+        self._rendering = False
+        if self._render_pending is not None and self.session is not None:
+            self._render_pending = None
+            self.apply()
+
+    def _cover_base(self, step: Step) -> None:
+        """Keep the reset target covering every pixel a render changed (grow it if needed)."""
+        rect = step.patches[0].rect
+        if self._base is None:
+            self._base = (rect, step.patches[0].before.copy())
+            return
+        (bx, by, bw, bh), base = self._base
+        x, y, w, h = rect
+        if bx <= x and by <= y and x + w <= bx + bw and y + h <= by + bh:
+            return
+        ux, uy = min(bx, x), min(by, y)
+        uw, uh = max(bx + bw, x + w) - ux, max(by + bh, y + h) - uy
+        grown = self.host.document.quantized_region((ux, uy, uw, uh))  # untouched by renders outside base
+        grown[by - uy:by - uy + bh, bx - ux:bx - ux + bw] = base
+        self._base = ((ux, uy, uw, uh), grown)
+
+    def reset(self) -> None:
+        if self.session is None:
+            return
+        self.set_values(self.start_values)
+        if self._base is None:
+            return
+        rect, base = self._base
+        current = self.host.document.quantized_region(rect)
+        if np.array_equal(current, base):
+            return
+        self.host.apply_step(Step("Reset face attributes", [Patch("image", rect, current, base.copy())]),
+                             "Face put back as it was", tool="edit")

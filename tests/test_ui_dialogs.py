@@ -1,0 +1,65 @@
+"""Settings (device, models folder, default engine) and the Models dialog."""
+
+import json
+import os
+
+import pytest
+
+from studio.ui import dialogs
+from studio.ui.models_dialog import ModelsDialog
+from studio.ui.settings import SettingsDialog
+from test_ui_support import window  # noqa: F401
+
+
+@pytest.fixture
+def card_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "bundled"
+    folder.mkdir()
+    (folder / "srgan.safetensors").write_bytes(b"x")
+    (folder / "srgan.json").write_text(json.dumps({"architecture": "srresnet", "sha256": "0", "metrics": {"psnr": 27.1}}))
+    (folder / "old.pt").write_bytes(b"x")
+    monkeypatch.setenv("STUDIO_BUNDLED_CHECKPOINTS", str(folder))
+    return folder
+
+
+def test_models_dialog_lists_each_card_pretty_printed(qtbot, card_dir):
+    d = ModelsDialog()
+    qtbot.addWidget(d)
+    assert d.list.count() == 2 and d.list.item(0).text().startswith("srgan")
+    assert '"psnr": 27.1' in d.card.toPlainText() and "\n  " in d.card.toPlainText()
+    d.list.setCurrentRow(1)
+    assert "pickle" in d.card.toPlainText()
+
+
+def test_settings_dialog_sets_device_models_folder_and_engine(qtbot, window, tmp_path, monkeypatch, card_dir):  # noqa: F811
+    monkeypatch.setenv("STUDIO_MODELS_DIR", str(tmp_path / "before"))  # restored after the test
+    monkeypatch.setattr(window, "warm_up", lambda: None)  # no torch here
+    models = tmp_path / "my-models"
+    d = SettingsDialog(window.settings, window)
+    qtbot.addWidget(d)
+    d.device.setCurrentIndex(1)
+    d.models_dir.setText(str(models))
+    d.engine.setCurrentText("classic")
+    d.save()
+    window.settings_changed()
+    assert window.settings.device == "cpu" and window.settings.inpaint_engine == "classic"
+    assert os.environ["STUDIO_MODELS_DIR"] == str(models)
+    assert window.device_label.text() == "Device: cpu"
+    # Stored: a new window starts with them.
+    window.settings.store.sync()
+    from test_ui_support import make_window
+
+    w2 = make_window(qtbot, tmp_path)
+    assert w2.settings.device == "cpu" and w2.inpaint_panel.engine.currentText() == "classic"
+    w2.shutdown()
+
+
+def test_show_exception_words(monkeypatch):
+    shown = []
+    monkeypatch.setattr(dialogs, "show_error", lambda p, t, text, details=None: shown.append((text, details)))
+    from studio.errors import StudioError
+
+    dialogs.show_exception(None, "x", StudioError("the mask is empty"))
+    dialogs.show_exception(None, "x", KeyError("k"), "Traceback...")
+    assert shown[0] == ("the mask is empty", None)
+    assert "KeyError" in shown[1][0] and shown[1][1] == "Traceback..."

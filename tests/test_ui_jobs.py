@@ -1,0 +1,149 @@
+"""Tools run as background jobs: progress, previews, cancel, errors, refusal, UI responsiveness."""
+
+import time
+
+import numpy as np
+from PySide6.QtCore import QElapsedTimer, QTimer
+
+from studio.errors import StudioError
+from studio.ui import engines as ui_engines
+from test_ui_support import (fake_inpainter, opened, paint_square, photo,  # noqa: F401
+                             window)
+
+
+def wait_idle(qtbot, w, timeout=10_000):
+    qtbot.waitUntil(lambda: not w.runner.busy, timeout=timeout)
+
+
+def test_inpaint_runs_in_the_background_and_is_one_undoable_step(qtbot, opened, fake_inpainter):  # noqa: F811
+    w = opened
+    paint_square(w)
+    before = w.document.picture.rgb.copy()
+    w.inpaint_panel.engine.setCurrentText("classic")
+    w.inpaint_panel.seed.setValue(7)
+    assert w.inpaint_panel.run()
+    assert w.job_bar.isVisible() and w.cancel_button.isVisible()
+    wait_idle(qtbot, w)
+    rgb = w.document.picture.rgb
+    assert np.allclose(rgb[12, 15], (0, 1, 0)) and np.array_equal(rgb[30, 40], before[30, 40])
+    assert fake_inpainter.built[-1]["engine"] == "classic" and fake_inpainter.built[-1]["seed"] == 7
+    assert w.preview.shown is not None  # the engine's preview reached the preview widget
+    assert "fake" in w.statusBar().currentMessage()
+    assert w.document.dirty and not w.job_bar.isVisible()
+    # The canvas shows the result: display pixels are green (B, G, R order).
+    assert tuple(w.canvas.image_item.buffer[12, 15, :3]) == (0, 255, 0)
+    step = w.document.history.next_undo()
+    assert step.label.startswith("Inpaint") and step.patches[0].rect == (10, 10, 20, 10)
+    assert not w.document.mask.any()  # the filled mask is cleared with the same step
+    w.undo()
+    assert np.array_equal(w.document.picture.rgb, before) and not w.document.dirty
+    assert w.document.mask[12, 15] == 255 and w.canvas.mask_item.buffer[12, 15, 3] > 0
+    w.redo()
+    assert np.allclose(w.document.picture.rgb[12, 15], (0, 1, 0))
+    # The engine is built once and reused.
+    paint_square(w)
+    w.inpaint_panel.run()
+    wait_idle(qtbot, w)
+    assert len(fake_inpainter.built) == 1 and fake_inpainter.calls == 2
+
+
+def test_inpaint_needs_a_mask(opened, fake_inpainter):  # noqa: F811
+    assert not opened.inpaint_panel.run()
+    assert "Paint the area" in opened.statusBar().currentMessage()
+
+
+def test_cancel_stops_the_job_and_leaves_the_image(qtbot, opened, fake_inpainter):  # noqa: F811
+    w = opened
+    fake_inpainter.steps, fake_inpainter.delay = 200, 0.02
+    paint_square(w)
+    before = w.document.picture.rgb.copy()
+    assert w.inpaint_panel.run()
+    qtbot.waitUntil(lambda: w.job_bar.value() > 0, timeout=5000)
+    w.act_cancel.trigger()  # Esc
+    wait_idle(qtbot, w)
+    assert "cancelled" in w.statusBar().currentMessage()
+    assert np.array_equal(w.document.picture.rgb, before)
+    assert not any(s.label.startswith("Inpaint") for s in w.document.history.steps)
+
+
+def test_a_second_job_is_refused_while_one_runs(qtbot, opened, fake_inpainter):  # noqa: F811
+    w = opened
+    fake_inpainter.steps, fake_inpainter.delay = 20, 0.02
+    paint_square(w)
+    assert w.inpaint_panel.run()
+    assert not w.inpaint_panel.run()
+    assert "Busy" in w.statusBar().currentMessage() and "not started" in w.statusBar().currentMessage()
+    # Image steps cannot be undone under a running job; the mask can still be edited.
+    w.invert_mask()
+    w.undo()
+    assert not w.document.mask[0, 0]
+    wait_idle(qtbot, w)
+    assert fake_inpainter.calls == 1
+
+
+def test_engine_errors_show_a_dialog_and_the_app_goes_on(qtbot, opened, monkeypatch):  # noqa: F811
+    w = opened
+    shown = w.dialogs.errors
+
+    class Broken:
+        def run(self, rgb, mask, job):
+            raise StudioError("no face found that holds the mask")
+
+    class Buggy:
+        def run(self, rgb, mask, job):
+            raise ZeroDivisionError("oops")
+
+    engines = iter([Broken(), Buggy()])
+    monkeypatch.setattr(ui_engines, "build_inpainter", lambda *a: next(engines))
+    paint_square(w)
+    w.inpaint_panel.run()
+    wait_idle(qtbot, w)
+    assert shown[-1][1:] == ("no face found that holds the mask", None)
+    w.inpaint_panel.seed.setValue(3)  # another cache key: builds the next engine
+    w.inpaint_panel.run()
+    wait_idle(qtbot, w)
+    _, text, details = shown[-1]
+    assert "ZeroDivisionError" in text and "Traceback" in details
+    assert not w.document.dirty and w.isVisible()
+
+
+def test_the_ui_thread_never_stalls_while_a_job_runs(qtbot, opened, monkeypatch):  # noqa: F811
+    """A CPU-bound job (numpy work that releases the GIL, as torch does) reporting progress and
+    previews as fast as it can must not hold the UI thread for more than 50 ms."""
+    w = opened
+
+    class Busy:
+        def run(self, rgb, mask, job):
+            a = np.random.default_rng(0).random((160, 160))
+            end = time.monotonic() + 1.0
+            i = 0
+            while time.monotonic() < end:
+                a = np.tanh(a @ a.T / 160.0)  # BLAS and ufuncs release the GIL
+                i += 1
+                job.progress(min(0.99, i / 1e4), f"iteration {i}", np.full((64, 64, 3), 0.5, np.float32))
+            out = rgb.copy()
+            out[mask > 0.5] = 0.5
+            return out
+
+    monkeypatch.setattr(ui_engines, "build_inpainter", lambda *a: Busy())
+    paint_square(w)
+    gaps, clock = [], QElapsedTimer()
+    clock.start()
+    last = [clock.elapsed()]
+
+    def tick():
+        now = clock.elapsed()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+    timer.start()
+    assert w.inpaint_panel.run()
+    wait_idle(qtbot, w)
+    qtbot.wait(50)
+    timer.stop()
+    assert len(gaps) > 50
+    assert max(gaps[1:]) < 50, f"UI stalled {max(gaps)} ms"
+    assert w.document.dirty
