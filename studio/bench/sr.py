@@ -26,15 +26,9 @@ from PIL import Image
 from studio.errors import StudioError
 from studio.jobs import quiet_job
 from studio.metrics import crop_to_multiple, sr_scores
-from studio.train.sr_data import bicubic_down, find_images, read_rgb
+from studio.train.sr_data import bicubic_down, bicubic_up, find_images, read_rgb
 
 SCALE = 4
-
-
-def bicubic_up(lr8: np.ndarray, scale: int = SCALE) -> np.ndarray:
-    h, w = lr8.shape[:2]
-    up = Image.fromarray(lr8).resize((w * scale, h * scale), Image.BICUBIC)
-    return np.asarray(up).astype(np.float32) / 255.0
 
 
 def peak_rss_gb() -> float:
@@ -62,7 +56,7 @@ def quality(args) -> dict:
         hr = hr8.astype(np.float64) / 255.0
         lr8 = bicubic_down(hr8, SCALE)
         t = time.perf_counter()
-        scores = {"bicubic": (*sr_scores(bicubic_up(lr8), hr), time.perf_counter() - t)}
+        scores = {"bicubic": (*sr_scores(bicubic_up(lr8, SCALE), hr), time.perf_counter() - t)}
         for m, eng in engines.items():
             t = time.perf_counter()
             out = eng.run(lr8.astype(np.float32) / 255.0, quiet_job())
@@ -98,7 +92,7 @@ def crop_grid(args, out_path: Path, crop: int = 96, zoom: int = 2) -> None:
         y, x = (h - c) // 2, (w - c) // 2
         if args.crop_at:
             x, y = (int(v) for v in args.crop_at.split(","))
-        panels = [bicubic_up(lr8)] + [e.run(lr8.astype(np.float32) / 255, quiet_job()) for e in engines.values()]
+        panels = [bicubic_up(lr8, SCALE)] + [e.run(lr8.astype(np.float32) / 255, quiet_job()) for e in engines.values()]
         panels.append(hr8.astype(np.float32) / 255)
         tiles = [np.kron(pn[y : y + c, x : x + c], np.ones((zoom, zoom, 1), np.float32)) for pn in panels]
         gap = np.ones((c * zoom, 4, 3), np.float32)

@@ -51,6 +51,13 @@ def bicubic_down(hr: np.ndarray, scale: int) -> np.ndarray:
     return np.asarray(Image.fromarray(hr).resize((w // scale, h // scale), Image.BICUBIC))
 
 
+def bicubic_up(lr8: np.ndarray, scale: int) -> np.ndarray:
+    """uint8 (h, w, 3) -> float32 (h*scale, w*scale, 3) in [0, 1]: the literature's bicubic baseline."""
+    h, w = lr8.shape[:2]
+    up = Image.fromarray(lr8).resize((w * scale, h * scale), Image.BICUBIC)
+    return np.asarray(up).astype(np.float32) / 255.0
+
+
 def degrade(lr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Light random blur, Gaussian noise and JPEG, each with probability 1/2."""
     im = Image.fromarray(lr)

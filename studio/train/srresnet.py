@@ -28,7 +28,7 @@ from studio.errors import StudioError
 from studio.metrics import crop_to_multiple, sr_scores
 from studio.nets.srresnet import SRResNet
 from studio.train import harness
-from studio.train.sr_data import SRPatches, bicubic_down, find_images, read_rgb
+from studio.train.sr_data import SRPatches, bicubic_down, bicubic_up, find_images, read_rgb
 
 SCALE = 4
 
@@ -142,8 +142,7 @@ def validate(net: SRResNet, val: list[np.ndarray], device, bf16: bool) -> dict[s
         with autocast(device, bf16):
             out = net(x)
         scores.append(sr_scores(to_rgb(out), hr.astype(np.float64) / 255))
-        bic = F.interpolate(x, scale_factor=SCALE, mode="bicubic", align_corners=False)
-        base.append(sr_scores(to_rgb(bic), hr.astype(np.float64) / 255))
+        base.append(sr_scores(bicubic_up(lr, SCALE), hr.astype(np.float64) / 255))  # Pillow's, as the literature
     net.train(was)
     s, b = np.mean(scores, axis=0), np.mean(base, axis=0)
     return {"psnr": float(s[0]), "ssim": float(s[1]), "bicubic_psnr": float(b[0]), "bicubic_ssim": float(b[1])}
