@@ -27,12 +27,11 @@ from studio.nets.features import random_features, vgg19_features
 from studio.nets.srresnet import Discriminator
 from studio.train import harness
 from studio.train.srresnet import (add_sr_args, after_step, arch_config, autocast, build_net, check_sr_args,
-                                   cosine_lr, finish, load_data, use_bf16)
+                                   cosine_lr, finish, init_summary, load_data, load_init, use_bf16)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="studio train srgan", description=__doc__.split("\n\n")[0])
-    p.add_argument("--init", help="SRResNet checkpoint (name or .safetensors) to start from (needed for a new run)")
     p.add_argument("--vgg19", type=Path, help="ImageNet VGG19 weights (.safetensors, torchvision key names)")
     p.add_argument("--adv-weight", type=float, default=1e-3, help="weight of the adversarial loss")
     p.add_argument("--pixel-weight", type=float, default=1e-2, help="weight of the L1 pixel loss")
@@ -62,15 +61,7 @@ def train(args, ctx: harness.Context) -> None:
     if not run.resume(batches):
         if not args.init:
             raise StudioError("--init (the SRResNet checkpoint to fine-tune) is required for a new run")
-        from studio.checkpoints import load_model
-
-        init, info = load_model(args.init)
-        if info.architecture != "srresnet" or (info.card.get("config") or {}) != arch_config(args):
-            raise StudioError(f"--init {args.init} is {info.architecture} {info.card.get('config')}; "
-                              f"this run needs srresnet {arch_config(args)}")
-        net.load_state_dict(init.state_dict())
-        run.extra["init"] = {"name": info.name, "card": info.card}
-        run.log(f"starting from {info.weights}")
+        load_init(args, net, run)
     feat_net = (vgg19_features(args.vgg19) if args.vgg19 else random_features()).to(ctx.device)
     feat_net = feat_net.to(memory_format=torch.channels_last)
     content = "VGG19 relu5_4 (user-supplied ImageNet weights)" if args.vgg19 else \
@@ -110,10 +101,8 @@ def train(args, ctx: harness.Context) -> None:
             run.record(content=loss_c.item(), adv=loss_adv.item(), l1=loss_pix.item(), loss_d=loss_d.item(),
                        **{"D(x)": torch.sigmoid(d_real).mean().item(), "D(G(z))": torch.sigmoid(d_fake).mean().item()})
             after_step(run, net, val, args, ctx, bf16)
-    init = run.extra.get("init", {})
     extra = {"method": "SRGAN (Ledig et al. 2017): the SRResNet generator fine-tuned with content + adversarial loss",
-             "initialised_from": {"name": init.get("name"), "steps": (init.get("card") or {}).get("training", {}).get("steps"),
-                                  "wall_time_minutes": (init.get("card") or {}).get("wall_time_minutes")}}
+             **init_summary(run)}
     finish(run, net, val, args, ctx, bf16, kind="srgan", extra_card=extra)
 
 

@@ -38,6 +38,7 @@ SCALE = 4
 
 def add_sr_args(p: argparse.ArgumentParser, *, lr: float) -> None:
     p.add_argument("--data", type=Path, nargs="+", help="folders of HR training images (searched recursively)")
+    p.add_argument("--init", help="start a new run from this SRResNet checkpoint (name or .safetensors)")
     p.add_argument("--val", type=Path, help="folder of HR validation images (e.g. Set5)")
     p.add_argument("--val-holdout", type=int, default=0, help="also hold out the last N training files for validation")
     p.add_argument("--val-count", type=int, default=50, help="score at most this many validation images")
@@ -172,6 +173,28 @@ def sample_grid(net: SRResNet, val: list[np.ndarray], device, bf16: bool, crop: 
 # ----------------------------------------------------------------------------- training
 
 
+def load_init(args, net: SRResNet, run: harness.Run) -> None:
+    """Warm start a new run from a shipped checkpoint of the same architecture."""
+    from studio.checkpoints import load_model
+
+    init, info = load_model(args.init)
+    if info.architecture != "srresnet" or (info.card.get("config") or {}) != arch_config(args):
+        raise StudioError(f"--init {args.init} is {info.architecture} {info.card.get('config')}; "
+                          f"this run needs srresnet {arch_config(args)}")
+    net.load_state_dict(init.state_dict())
+    run.extra["init"] = {"name": info.name, "card": info.card}
+    run.log(f"starting from {info.weights}")
+
+
+def init_summary(run: harness.Run) -> dict:
+    init = run.extra.get("init")
+    if not init:
+        return {}
+    card = init.get("card") or {}
+    return {"initialised_from": {"name": init.get("name"), "steps": card.get("training", {}).get("steps"),
+                                 "wall_time_minutes": card.get("wall_time_minutes")}}
+
+
 def build_net(args, device) -> SRResNet:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(args.seed)
@@ -185,7 +208,8 @@ def train(args, ctx: harness.Context) -> None:
     run = harness.Run(args, modules={"generator": net}, optimizers={"g": opt}, config=arch_config(args), phase="srresnet")
     data, val = load_data(args, run)
     batches = harness.InfiniteBatches(data, args.batch, seed=args.seed)
-    run.resume(batches)
+    if not run.resume(batches) and args.init:
+        load_init(args, net, run)
     bf16 = use_bf16(args, ctx.device)
     run.log(f"bf16 autocast {'on' if bf16 else 'off'}")
     run.extra["settings"] = {"loss": "L1", "batch": args.batch * ctx.world_size, "lr_patch": args.patch,
@@ -204,7 +228,7 @@ def train(args, ctx: harness.Context) -> None:
             opt.step()
             run.record(l1=loss.item())
             after_step(run, net, val, args, ctx, bf16)
-    finish(run, net, val, args, ctx, bf16, kind="srresnet")
+    finish(run, net, val, args, ctx, bf16, kind="srresnet", extra_card=init_summary(run))
 
 
 def after_step(run: harness.Run, net, val, args, ctx, bf16: bool) -> None:
