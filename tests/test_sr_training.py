@@ -133,3 +133,15 @@ def test_srgan_needs_a_matching_init(tmp_path):
     args = ["train", "srgan", "--data", str(data), "--out", str(tmp_path / "r"), "--max-steps", "1",
             "--blocks", "1", "--channels", "8", "--batch", "2", "--patch", "8", "--no-bf16"]
     assert main(args) == 2  # no --init for a new run
+
+
+def test_detail_ratio_falls_with_blur():
+    import cv2
+
+    from studio.metrics import detail_ratio
+
+    rng = np.random.default_rng(0)
+    hr = rng.random((48, 48, 3))
+    assert detail_ratio(hr, hr) == pytest.approx(1.0)
+    soft = cv2.GaussianBlur(hr, (0, 0), 1.0)
+    assert detail_ratio(soft, hr) < 0.5 * detail_ratio(cv2.GaussianBlur(hr, (0, 0), 0.4), hr)

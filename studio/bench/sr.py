@@ -25,7 +25,7 @@ from PIL import Image
 
 from studio.errors import StudioError
 from studio.jobs import quiet_job
-from studio.metrics import crop_to_multiple, sr_scores
+from studio.metrics import crop_to_multiple, detail_ratio, sr_scores
 from studio.train.sr_data import bicubic_down, bicubic_up, find_images, read_rgb
 
 SCALE = 4
@@ -56,11 +56,12 @@ def quality(args) -> dict:
         hr = hr8.astype(np.float64) / 255.0
         lr8 = bicubic_down(hr8, SCALE)
         t = time.perf_counter()
-        scores = {"bicubic": (*sr_scores(bicubic_up(lr8, SCALE), hr), time.perf_counter() - t)}
+        bic = bicubic_up(lr8, SCALE)
+        scores = {"bicubic": (*sr_scores(bic, hr), time.perf_counter() - t, detail_ratio(bic, hr))}
         for m, eng in engines.items():
             t = time.perf_counter()
             out = eng.run(lr8.astype(np.float32) / 255.0, quiet_job())
-            scores[m] = (*sr_scores(out, hr), time.perf_counter() - t)
+            scores[m] = (*sr_scores(out, hr), time.perf_counter() - t, detail_ratio(out, hr))
         for k, v in scores.items():
             rows[k].append(v)
         per_image.append((p.name, scores))
@@ -68,12 +69,13 @@ def quality(args) -> dict:
         for name, scores in per_image:
             print(f"  {name:24s} " + "  ".join(f"{k} {v[0]:.2f}/{v[1]:.4f}" for k, v in scores.items()))
     print(f"{len(hrs)} images from {args.hr}{f' (last {args.last})' if args.last else ''}, 4x, Y channel, 4-px border shaved")
-    print(f"{'method':16s} {'PSNR dB':>8s} {'SSIM':>7s} {'s/image':>8s}")
+    print(f"{'method':16s} {'PSNR dB':>8s} {'SSIM':>7s} {'detail':>7s} {'s/image':>8s}   (detail: fine detail vs the original, 1 = as much)")
     summary = {}
     for k, vals in rows.items():
         a = np.mean(vals, axis=0)
-        summary[k] = {"psnr": round(float(a[0]), 2), "ssim": round(float(a[1]), 4), "seconds": round(float(a[2]), 3)}
-        print(f"{k:16s} {a[0]:8.2f} {a[1]:7.4f} {a[2]:8.3f}")
+        summary[k] = {"psnr": round(float(a[0]), 2), "ssim": round(float(a[1]), 4), "detail": round(float(a[3]), 2),
+                      "seconds": round(float(a[2]), 3)}
+        print(f"{k:16s} {a[0]:8.2f} {a[1]:7.4f} {a[3]:7.2f} {a[2]:8.3f}")
     return summary
 
 
