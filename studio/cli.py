@@ -119,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-") and Path(argv[0]).suffix:
+        argv = ["open", *argv]  # `studio photo.jpg` opens it, as a desktop launcher calls it
     args = build_parser().parse_args(argv)
     command = args.command or "open"
     try:

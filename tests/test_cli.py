@@ -162,3 +162,14 @@ def test_auto_engine_falls_back_to_classic_without_a_face_or_models(tmp_path, mo
     a, b = np.asarray(Image.open(img)), np.asarray(Image.open(tmp_path / "o.png"))
     hole = np.asarray(Image.open(mask)) > 127
     assert np.array_equal(a[~hole], b[~hole]) and not np.array_equal(a[hole], b[hole])
+
+
+def test_a_file_as_first_argument_opens_it_in_the_gui(tmp_path, monkeypatch):
+    import studio.cli as cli
+
+    opened = []
+    monkeypatch.setitem(cli.COMMANDS, "open", lambda args: opened.append(args.file) or 0)
+    img = _image(tmp_path / "a.png")
+    assert main([str(img)]) == 0 and opened == [img]
+    with pytest.raises(SystemExit):
+        main(["upscal"])  # a mistyped command is still an error, not a file to open
