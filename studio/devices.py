@@ -38,3 +38,18 @@ def describe(device) -> str:
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     return device.type
+
+
+def supports_bf16(device) -> bool:
+    """Whether the device runs bfloat16 convolutions natively (CPUs with AVX512-BF16/AMX, recent GPUs):
+    there bf16 autocast is about twice as fast for our nets with no visible difference."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:  # noqa: BLE001 - builds without the probe: stay in float32
+        return False

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from studio.engines.blend import composite, feather as feather_mask
+from studio.devices import supports_bf16
 from studio.engines.masks import require_hole
 from studio.errors import CheckpointError
 from studio.jobs import Job, quiet_job
@@ -120,17 +121,7 @@ class PhotoInpainter:
         self.seed = seed
         self.feather, self.merge, self.margin = int(feather), int(merge), margin
         self.reach, self.max_pixels, self.max_regions = float(reach), int(max_pixels), int(max_regions)
-        self.bf16 = self._bf16_supported() if bf16 is None else bool(bf16)
-
-    def _bf16_supported(self) -> bool:
-        import torch
-
-        if self.device.type == "cuda":
-            return torch.cuda.is_bf16_supported()
-        try:  # twice as fast where the CPU has bf16 instructions, and no visible difference
-            return self.device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        except Exception:  # noqa: BLE001 - builds without the probe: stay in float32
-            return False
+        self.bf16 = supports_bf16(self.device) if bf16 is None else bool(bf16)
 
     def run(self, rgb: np.ndarray, mask: np.ndarray, job: Job | None = None) -> np.ndarray:
         """rgb: HxWx3 float32 in [0,1]; mask: HxW in [0,1], white = fill."""

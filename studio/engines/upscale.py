@@ -90,7 +90,7 @@ class Upscaler:
                  threads: int | None = None, autocast: bool = True):
         import torch
 
-        from studio.devices import pick_device
+        from studio.devices import pick_device, supports_bf16
 
         self.device = device if device is not None else pick_device()
         if isinstance(model, str):
@@ -111,7 +111,7 @@ class Upscaler:
         self.amp_dtype = None
         if autocast and self.device.type == "cuda":
             self.amp_dtype = torch.float16
-        elif autocast and self.device.type == "cpu" and _cpu_has_bf16():
+        elif autocast and self.device.type == "cpu" and supports_bf16(self.device):
             self.amp_dtype = torch.bfloat16
 
     def _forward(self, lr: np.ndarray) -> np.ndarray:
@@ -165,15 +165,6 @@ class Upscaler:
                 done += 1
                 job.progress(done / n, f"tile {done} of {n}")
         return out
-
-
-def _cpu_has_bf16() -> bool:
-    import torch
-
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except Exception:  # noqa: BLE001 - older builds lack the probe
-        return False
 
 
 def _empty_cache(device) -> None:

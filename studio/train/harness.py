@@ -22,7 +22,9 @@ taken from all-reduced values at the same step on every rank, so no rank is left
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
+import math
 import os
 import random
 import signal
@@ -37,7 +39,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DistributedSampler, default_collate
 
-from studio.devices import pick_device
+from studio.devices import pick_device, supports_bf16
 from studio.errors import StudioError
 
 STATE_FILE = "state.pt"
@@ -114,6 +116,27 @@ def setup(args: argparse.Namespace) -> Context:
     _CTX = Context(rank, world, local, device)
     print(f"rank {rank} of {world} ready on {device}, {torch.get_num_threads()} threads", flush=True)
     return _CTX
+
+
+def use_bf16(args: argparse.Namespace, device: torch.device) -> bool:
+    """--bf16 / --no-bf16 if given, else wherever the device runs bf16 natively."""
+    if getattr(args, "bf16", None) is not None:
+        return bool(args.bf16)
+    return supports_bf16(device)
+
+
+def autocast(device: torch.device, enabled: bool):
+    """bf16 autocast (losses and anything precision-critical stay float32 outside it)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
+
+
+def cosine_lr(base: float, run: "Run") -> float:
+    """Cosine decay to 1 % over the run, measured by whichever limit (steps or minutes) ends it first."""
+    t = [run.step / run.max_steps] if run.max_steps else []
+    t += [run.elapsed / (run.max_minutes * 60)] if run.max_minutes else []
+    if not t:
+        return base
+    return base * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(max(t), 1.0))))
 
 
 def hardware_summary() -> str:

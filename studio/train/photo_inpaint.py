@@ -21,7 +21,6 @@ Runs the same under `torchrun --nproc_per_node=N -m studio.train.photo_inpaint`.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
 import sys
 from pathlib import Path
@@ -34,6 +33,7 @@ import torch.nn.functional as F
 from studio.errors import StudioError
 from studio.nets.inpaint_net import Discriminator, InpaintNet
 from studio.train import harness
+from studio.train.harness import autocast, cosine_lr, use_bf16
 from studio.train.data import _name_key
 from studio.train.inpaint_masks import MaskSampler, fit_mask, read_mask, split_masks
 from studio.train.sr_data import find_images, read_rgb
@@ -205,31 +205,6 @@ def load_data(args, run: harness.Run):
 
 
 # ----------------------------------------------------------------------------- training
-
-
-def use_bf16(args, device: torch.device) -> bool:
-    """--bf16 if given, else wherever the device runs bf16 convolutions natively."""
-    if args.bf16 is not None:
-        return bool(args.bf16)
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except Exception:  # noqa: BLE001 - builds without the probe: stay in float32
-        return False
-
-
-def autocast(device: torch.device, enabled: bool):
-    return torch.autocast(device.type, dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
-
-
-def cosine_lr(base: float, run: harness.Run) -> float:
-    """Cosine to 1 % over the run, by whichever limit (--max-steps, --max-minutes) is nearer."""
-    t = [run.step / run.max_steps] if run.max_steps else []
-    t += [run.elapsed / (run.max_minutes * 60)] if run.max_minutes else []
-    if not t:
-        return base
-    return base * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(max(t), 1.0))))
 
 
 def hinge_d(real: torch.Tensor, fake: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:

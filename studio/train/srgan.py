@@ -26,8 +26,9 @@ from studio.errors import StudioError
 from studio.nets.features import random_features, vgg19_features
 from studio.nets.srresnet import Discriminator
 from studio.train import harness
-from studio.train.srresnet import (add_sr_args, after_step, arch_config, autocast, build_net, check_sr_args,
-                                   cosine_lr, finish, init_summary, load_data, load_init, use_bf16)
+from studio.train.harness import autocast, cosine_lr, use_bf16
+from studio.train.srresnet import (add_sr_args, after_step, arch_config, build_net, check_sr_args, finish, init_summary,
+                                   load_data, load_init)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,8 +15,6 @@ bicubic base stay float32). Runs the same under `torchrun --nproc_per_node=N`.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import math
 import sys
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from studio.errors import StudioError
 from studio.metrics import crop_to_multiple, sr_scores
 from studio.nets.srresnet import SRResNet
 from studio.train import harness
+from studio.train.harness import autocast, cosine_lr, use_bf16
 from studio.train.sr_data import SRPatches, bicubic_down, bicubic_up, find_images, read_rgb
 
 SCALE = 4
@@ -72,37 +71,6 @@ def check_sr_args(args) -> None:
 
 def arch_config(args) -> dict:
     return dict(blocks=args.blocks, channels=args.channels, head_kernel=args.head_kernel)
-
-
-def use_bf16(args, device: torch.device) -> bool:
-    if args.bf16 is not None:
-        return bool(args.bf16)
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        try:
-            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        except Exception:  # noqa: BLE001 - older builds lack the probe: stay in float32
-            return False
-    return False
-
-
-def autocast(device: torch.device, enabled: bool):
-    if not enabled:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16)
-
-
-def cosine_lr(base: float, run: harness.Run) -> float:
-    """Cosine decay to 1 % over the run, measured by whichever limit (steps or minutes) ends it first."""
-    t = 0.0
-    if run.max_steps:
-        t = max(t, run.step / run.max_steps)
-    if run.max_minutes:
-        t = max(t, run.elapsed / (run.max_minutes * 60))
-    if not (run.max_steps or run.max_minutes):
-        return base
-    return base * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
 
 
 # ----------------------------------------------------------------------------- data
