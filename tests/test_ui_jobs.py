@@ -147,3 +147,40 @@ def test_the_ui_thread_never_stalls_while_a_job_runs(qtbot, opened, monkeypatch)
     assert len(gaps) > 50
     assert max(gaps[1:]) < 50, f"UI stalled {max(gaps)} ms"
     assert w.document.dirty
+
+
+def test_opening_and_saving_a_large_image_keep_the_ui_thread_painting(qtbot, window, tmp_path):  # noqa: F811
+    """Decoding and encoding run off the UI thread (a 15 MP PNG takes seconds to write); the
+    calls still return their result synchronously."""
+    from PIL import Image
+
+    w = window
+    rng = np.random.default_rng(1)
+    big = tmp_path / "big.png"
+    Image.fromarray(rng.integers(0, 256, (1600, 2400, 3), dtype=np.uint8)).save(big, compress_level=1)
+    gaps, clock = [], QElapsedTimer()
+    clock.start()
+    last = [clock.elapsed()]
+
+    def tick():
+        now = clock.elapsed()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+    timer.start()
+    opened_at = len(gaps)
+    assert w.open_path(big) and w.document.size == (2400, 1600)
+    during_open = gaps[opened_at:]
+    out = tmp_path / "copy.png"
+    w.ask_save_path = lambda *a: out
+    saved_at = len(gaps)
+    assert w.export() and out.is_file()
+    during_save = gaps[saved_at:]
+    timer.stop()
+    # Encoding random pixels takes well over 100 ms, so a blocking write would show as one gap.
+    assert len(during_save) > 5, "the timer never ran while saving: the UI thread was blocked"
+    assert max(during_save[1:]) < 100, f"UI stalled {max(during_save)} ms while saving"
+    assert len(during_open) > 1

@@ -8,6 +8,7 @@ explicit yes (the first Save of an opened file is a Save As).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -19,6 +20,7 @@ from studio.errors import StudioError
 from studio.ui import dialogs
 from studio.ui.autosave import Autosaver, read_session, remove_session
 from studio.ui.brush import Brush
+from studio.ui.busy_io import run_off_ui_thread
 from studio.ui.canvas import Canvas
 from studio.ui.document import Change, Document
 from studio.ui.engines import Engines, describe_device
@@ -514,17 +516,18 @@ class MainWindow(QMainWindow):
 
         if not self._can_replace_document():
             return False
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        self.status(f"Opening {path} …")
         try:
-            picture = load_image(path)
+            picture = run_off_ui_thread(load_image, path)
         except StudioError as e:
-            QApplication.restoreOverrideCursor()
+            self.status("")
             dialogs.show_error(self, "Cannot open image", str(e))
             return False
         except MemoryError:
-            QApplication.restoreOverrideCursor()
+            self.status("")
             dialogs.show_error(self, "Cannot open image", f"Not enough memory to open {path}.")
             return False
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             self._set_document(Document(picture, source=Path(path)))
         finally:
@@ -644,14 +647,16 @@ class MainWindow(QMainWindow):
 
         src = self.document.source
         original = self._is_original(path)  # the user said yes to replacing it in _confirm_target
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        self.status(f"Saving {what} to {path} …")
+        # A job finishing during the write may patch the image in place: write a private copy.
+        picture = dataclasses.replace(picture, rgb=picture.rgb.copy())
         try:
-            notes = save_image(path, picture, overwrite=True, protect=[src] if src else [], overwrite_input=original)
+            notes = run_off_ui_thread(save_image, path, picture, overwrite=True, protect=[src] if src else [],
+                                      overwrite_input=original)
         except StudioError as e:
-            QApplication.restoreOverrideCursor()
+            self.status("")
             dialogs.show_error(self, "Cannot save", str(e))
             return False
-        QApplication.restoreOverrideCursor()
         self.status(f"Saved {what} to {path}" + ("; note: " + "; ".join(notes) if notes else ""))
         return True
 
