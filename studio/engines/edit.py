@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -47,13 +46,7 @@ Z_LIMIT = 3.0
 @lru_cache(maxsize=1)
 def _eye_cascade():
     """OpenCV's bundled eye detector, or None (levelling is then skipped)."""
-    if not hasattr(cv2, "CascadeClassifier"):
-        return None
-    name = "haarcascade_eye.xml"
-    base = Path(getattr(getattr(cv2, "data", None), "haarcascades", "") or Path(cv2.__file__).parent)
-    found = [base / name] if (base / name).is_file() else sorted(Path(cv2.__file__).parent.rglob(name))
-    cascade = cv2.CascadeClassifier(str(found[0])) if found else None
-    return None if cascade is None or cascade.empty() else cascade
+    return faces.bundled_cascade("haarcascade_eye.xml")
 
 
 def eye_angle(rgb: np.ndarray, det: faces.Box) -> float:

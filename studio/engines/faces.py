@@ -42,6 +42,17 @@ NO_FACE = (
 )
 
 
+def bundled_cascade(name: str) -> "cv2.CascadeClassifier | None":
+    """One of OpenCV's bundled Haar cascades by file name, or None when this OpenCV lacks it
+    (5.x dropped them; frozen bundles may keep them beside cv2 rather than in cv2.data)."""
+    if not hasattr(cv2, "CascadeClassifier"):
+        return None
+    base = Path(getattr(getattr(cv2, "data", None), "haarcascades", "") or Path(cv2.__file__).parent)
+    found = [base / name] if (base / name).is_file() else sorted(Path(cv2.__file__).parent.rglob(name))
+    cascade = cv2.CascadeClassifier(str(found[0])) if found else None
+    return None if cascade is None or cascade.empty() else cascade
+
+
 @lru_cache(maxsize=1)
 def _cascade() -> "cv2.CascadeClassifier":
     if not hasattr(cv2, "CascadeClassifier"):
@@ -50,10 +61,8 @@ def _cascade() -> "cv2.CascadeClassifier":
             "has (install opencv-python-headless<5), or give the face's square with --box x,y,w,h"
         )
     name = "haarcascade_frontalface_default.xml"
-    base = Path(getattr(getattr(cv2, "data", None), "haarcascades", "") or Path(cv2.__file__).parent)
-    found = [base / name] if (base / name).is_file() else sorted(Path(cv2.__file__).parent.rglob(name))
-    cascade = cv2.CascadeClassifier(str(found[0])) if found else None
-    if cascade is None or cascade.empty():
+    cascade = bundled_cascade(name)
+    if cascade is None:
         raise StudioError(f"OpenCV's face detector ({name}) is missing from this installation; "
                           "give the face's square with --box x,y,w,h")
     return cascade
