@@ -59,6 +59,27 @@ def _install_excepthook(window) -> None:
     sys.excepthook = hook
 
 
+ICON_SIZES = (16, 32, 48, 64, 128, 256)
+
+
+def _app_icon():
+    """The window icon: resources/icons beside the studio package (a checkout, or the PyInstaller
+    bundle's sys._MEIPASS); else the theme icon that resources/install-desktop.sh installs."""
+    from PySide6.QtGui import QIcon
+
+    roots = [Path(sys._MEIPASS)] if hasattr(sys, "_MEIPASS") else []
+    roots.append(Path(__file__).resolve().parents[2])
+    for root in roots:
+        icon = QIcon()
+        for n in ICON_SIZES:  # PNGs, not the SVG: no QtSvg needed
+            png = root / "resources" / "icons" / "hicolor" / f"{n}x{n}" / "apps" / "gan-studio.png"
+            if png.is_file():
+                icon.addFile(str(png))
+        if not icon.isNull():
+            return icon
+    return QIcon.fromTheme("gan-studio")
+
+
 def run_app(file: Path | None = None, argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     from PySide6.QtCore import QTimer
@@ -72,8 +93,18 @@ def run_app(file: Path | None = None, argv: list[str] | None = None) -> int:
     app.setApplicationName("GAN Studio")
     app.setOrganizationName("gan-studio")
     app.setDesktopFileName("gan-studio")
+    app.setWindowIcon(_app_icon())
     _dark_palette(app)
-    window = MainWindow(warm_up=True)
+    # Smoke check of a bundle (packaging/check_bundle.sh): STUDIO_QUIT_AFTER_LOAD=1 quits once the
+    # window is shown and the file is loaded, exit 0, or 1 when loading failed. No dialog may wait
+    # for a person: errors go to stderr, recovery and the torch warm-up are skipped.
+    quit_after_load = os.environ.get("STUDIO_QUIT_AFTER_LOAD") == "1"
+    if quit_after_load:
+        from studio.ui import dialogs
+
+        dialogs.show_error = lambda parent, title, text, details=None: print(f"studio: error: {text}",
+                                                                               file=sys.stderr)
+    window = MainWindow(warm_up=not quit_after_load)
     _install_excepthook(window)
     window.show()
 
@@ -83,6 +114,13 @@ def run_app(file: Path | None = None, argv: list[str] | None = None) -> int:
             where = f"{since_start:.2f} s after the process started" if since_start is not None else ""
             print(f"studio: window shown {time.perf_counter() - t0:.2f} s after run_app; {where}", file=sys.stderr,
                   flush=True)
+        if quit_after_load:
+            ok = file is None or window.open_path(Path(file))
+            app.setQuitOnLastWindowClosed(False)  # so the exit code below is the one returned
+            window.ask_before_closing = False
+            window.close()
+            app.exit(0 if ok else 1)
+            return
         # A crash's unsaved work first; declined (or none), the file asked for.
         if not window.offer_recovery() and file is not None:
             window.open_path(Path(file))
