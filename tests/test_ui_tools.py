@@ -105,8 +105,10 @@ def fake_editor(monkeypatch):
     return editor
 
 
-def test_face_panel_says_plainly_when_no_model_is_installed(window):  # noqa: F811
+def test_face_panel_says_plainly_when_no_model_is_installed(window, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("STUDIO_BUNDLED_CHECKPOINTS", str(tmp_path / "no-models"))  # no shipped icgan either
     panel = window.face_panel
+    panel.refresh()
     assert panel.unavailable and not panel.find_button.isEnabled()
     assert panel.message.text() == panel.unavailable
 
@@ -145,6 +147,12 @@ def test_face_sliders_preview_render_and_reset(qtbot, opened, fake_editor, fake_
     assert np.array_equal(w.document.picture.rgb, original)
     w.undo()
     assert abs(w.document.picture.rgb[10, 10, 0]) < 1 / 255
+    # The sliders follow undo/redo of face steps: they always say what the photo shows.
+    assert panel.sliders["Smiling"].value() == -200
+    w.undo()
+    assert panel.sliders["Smiling"].value() == 150 and abs(w.document.picture.rgb[10, 10, 0] - 3.5 / 4) < 1 / 255
+    w.redo()
+    assert panel.sliders["Smiling"].value() == -200 and panel.session is session
     # Another tool's result ends the session.
     paint_square(w, 40, 30, 50, 40)
     w.inpaint_panel.run()
@@ -185,3 +193,19 @@ def test_compare_before_anything_applied_shows_the_opened_image(opened):  # noqa
     assert opened.canvas.compare and opened.canvas.compare_label.startswith("Opened")
     opened.cancel_job()  # Esc leaves compare when no job runs
     assert not opened.canvas.compare
+
+
+def test_undoing_another_tools_result_ends_the_face_session(qtbot, opened, fake_editor, fake_inpainter):  # noqa: F811
+    """Renders start from the photo as encoded: after undoing a fill made before encoding, a
+    render would bring the fill back, so the session must end."""
+    w, panel = opened, opened.face_panel
+    panel.refresh()
+    paint_square(w, 40, 30, 50, 40)
+    w.inpaint_panel.run()
+    wait_idle(qtbot, w)
+    assert "find the face again" not in panel.message.text()  # there was no face session to end
+    assert panel.find_face()
+    wait_idle(qtbot, w)
+    assert panel.session is not None
+    w.undo()  # the fill
+    assert panel.session is None and "find the face again" in panel.message.text()

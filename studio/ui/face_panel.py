@@ -41,6 +41,7 @@ class FacePanel(QWidget):
         self._preview_pending: dict[str, float] | None = None
         self._render_pending: dict[str, float] | None = None
         self._rendering = False
+        self._applied: dict[str, float] = {}
         self._base: tuple[tuple[int, int, int, int], np.ndarray] | None = None  # reset target
         layout = QVBoxLayout(self)
         self.message = QLabel()
@@ -86,6 +87,8 @@ class FacePanel(QWidget):
         self.find_button.setEnabled(self.unavailable is None)
 
     def end_session(self, why: str | None = None) -> None:
+        if self.session is not None:
+            self.host.preview.clear()  # its 64x64 face no longer matches anything
         self.session = None
         self._base = None
         self._render_pending = self._preview_pending = None
@@ -127,6 +130,7 @@ class FacePanel(QWidget):
         self.end_session()
         self.session, self.attributes, self._base = session, attributes, base
         self.start_values = {a: float(session.values.get(a, 0.0)) for a in attributes}
+        self._applied = dict(self.start_values)  # what the photo shows now
         for i, name in enumerate(attributes):
             label = QLabel(name.replace("_", " "))
             slider = QSlider(Qt.Orientation.Horizontal)
@@ -214,7 +218,10 @@ class FacePanel(QWidget):
 
         def work(job):
             out = session.render(values, job)
-            return hist.image_step("Edit face attributes", hist.quantize(rgb, bits), hist.quantize(out, bits))
+            step = hist.image_step("Edit face attributes", hist.quantize(rgb, bits), hist.quantize(out, bits))
+            if step is not None:
+                step.tag = {"face_session": session, "values": values}
+            return step
 
         started = self.host.start_job("Editing the face", work, self._rendered,
                                       on_end=self._render_ended)
@@ -224,6 +231,8 @@ class FacePanel(QWidget):
     def _rendered(self, step) -> None:
         if step is not None:
             self._cover_base(step)
+            step.tag["before"] = dict(self._applied)
+            self._applied = dict(step.tag["values"])
         self.host.apply_step(step, "Face attributes applied" if step else "The edit changed nothing", tool="edit")
 
     def _render_ended(self) -> None:
@@ -258,5 +267,20 @@ class FacePanel(QWidget):
         current = self.host.document.quantized_region(rect)
         if np.array_equal(current, base):
             return
-        self.host.apply_step(Step("Reset face attributes", [Patch("image", rect, current, base.copy())]),
-                             "Face put back as it was", tool="edit")
+        step = Step("Reset face attributes", [Patch("image", rect, current, base.copy())],
+                    tag={"face_session": self.session, "values": dict(self.start_values), "before": self._applied})
+        self._applied = dict(self.start_values)
+        self.host.apply_step(step, "Face put back as it was", tool="edit")
+
+    def history_moved(self, step: Step, undo: bool) -> None:
+        """Undo/redo changed the image: sliders follow a face step of this session; any other
+        image step ends the session (renders start from the photo as encoded, which would
+        bring an undone change back)."""
+        if self.session is None or not step.changes_image:
+            return
+        tag = step.tag or {}
+        if tag.get("face_session") is not self.session:
+            self.end_session("The image changed: find the face again to edit it.")
+            return
+        self._applied = dict(tag["before"] if undo else tag["values"])
+        self.set_values(self._applied)

@@ -77,6 +77,7 @@ class Step:
     before: Snapshot | None = None  # set (with after) only for size-changing steps
     after: Snapshot | None = None
     changes_image: bool = True
+    tag: dict | None = None  # the tool's own memo (the face panel keeps slider values here)
 
     @property
     def nbytes(self) -> int:

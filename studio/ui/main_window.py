@@ -384,6 +384,7 @@ class MainWindow(QMainWindow):
         done = doc.undo() if undo else doc.redo()
         step, change = done
         self._refresh(change)
+        self.face_panel.history_moved(step, undo)
         self.status(f"{'Undid' if undo else 'Redid'}: {step.label}")
 
     def apply_step(self, step, message: str, tool: str = "") -> None:
@@ -395,7 +396,7 @@ class MainWindow(QMainWindow):
         self._refresh(change)
         if tool:
             self.resultApplied.emit(tool)
-            if tool != "edit":
+            if tool != "edit" and self.face_panel.session is not None:
                 self.face_panel.end_session("The image changed: find the face again to edit it.")
         self.status(message, RESULT_MESSAGE_MS)
 
