@@ -272,15 +272,16 @@ class FacePanel(QWidget):
         self._applied = dict(self.start_values)
         self.host.apply_step(step, "Face put back as it was", tool="edit")
 
-    def history_moved(self, step: Step, undo: bool) -> None:
-        """Undo/redo changed the image: sliders follow a face step of this session; any other
-        image step ends the session (renders start from the photo as encoded, which would
-        bring an undone change back)."""
+    def follow_step(self, step: Step, undo: bool | None = None) -> None:
+        """An image step was applied (undo None), undone or redone. A step of another tool, or
+        of an older session, ends the session: renders start from the photo as encoded, which
+        would bring that change back or lose it. Undo/redo of this session's own steps moves
+        the sliders to what the photo now shows."""
         if self.session is None or not step.changes_image:
             return
         tag = step.tag or {}
         if tag.get("face_session") is not self.session:
             self.end_session("The image changed: find the face again to edit it.")
-            return
-        self._applied = dict(tag["before"] if undo else tag["values"])
-        self.set_values(self._applied)
+        elif undo is not None:
+            self._applied = dict(tag["before"] if undo else tag["values"])
+            self.set_values(self._applied)

@@ -384,7 +384,7 @@ class MainWindow(QMainWindow):
         done = doc.undo() if undo else doc.redo()
         step, change = done
         self._refresh(change)
-        self.face_panel.history_moved(step, undo)
+        self.face_panel.follow_step(step, undo)
         self.status(f"{'Undid' if undo else 'Redid'}: {step.label}")
 
     def apply_step(self, step, message: str, tool: str = "") -> None:
@@ -394,10 +394,9 @@ class MainWindow(QMainWindow):
             return
         change = self.document.push(step)
         self._refresh(change)
+        self.face_panel.follow_step(step)
         if tool:
             self.resultApplied.emit(tool)
-            if tool != "edit" and self.face_panel.session is not None:
-                self.face_panel.end_session("The image changed: find the face again to edit it.")
         self.status(message, RESULT_MESSAGE_MS)
 
     def _refresh(self, change: Change) -> None:
@@ -649,8 +648,8 @@ class MainWindow(QMainWindow):
         src = self.document.source
         original = self._is_original(path)  # the user said yes to replacing it in _confirm_target
         self.status(f"Saving {what} to {path} …")
-        # A job finishing during the write may patch the image in place: write a private copy.
-        picture = dataclasses.replace(picture, rgb=picture.rgb.copy())
+        if self.runner.busy:  # a job finishing during the write may patch the image in place
+            picture = dataclasses.replace(picture, rgb=picture.rgb.copy())
         try:
             notes = run_off_ui_thread(save_image, path, picture, overwrite=True, protect=[src] if src else [],
                                       overwrite_input=original)
