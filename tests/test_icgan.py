@@ -138,6 +138,31 @@ def test_trainer_phases_resume_and_export(trained):
                       "--ngf", "16", "--max-steps", "1"])
 
 
+def test_flip_one_negates_exactly_one_attribute_of_the_chosen_share():
+    y = torch.where(torch.rand(4000, 18) < 0.3, 1.0, -1.0)
+    assert torch.equal(trainer.flip_one(y, 0.0), y)
+    every = trainer.flip_one(y, 1.0)
+    assert ((every != y).sum(1) == 1).all() and torch.equal(every.abs(), y.abs())
+    half = (trainer.flip_one(y, 0.5) != y).sum(1)
+    assert set(half.tolist()) <= {0, 1} and 0.45 < half.float().mean() < 0.55
+    cols = (every != y).float().argmax(1)  # the flipped attribute is uniform: rare ones get flipped too
+    assert torch.bincount(cols, minlength=18).min() > 4000 / 18 * 0.7
+
+
+def test_gan_fine_tune_with_flips_and_frozen_encoder_y(trained, tmp_path):
+    data, attrs, run, _ = trained
+    fresh = ["--data", str(data), "--attrs", str(attrs), *TINY, "--flip-frac", "0.5", "--ey-weight", "1"]
+    with pytest.raises(StudioError, match="run --phase encoder-y there first"):
+        trainer.main([*fresh, "--out", str(tmp_path / "none"), "--max-steps", "1"])
+    tune = tmp_path / "tune"
+    shutil.copytree(run, tune)
+    trainer.main([*fresh, "--out", str(tune), "--max-steps", "5"])
+    state = torch.load(tune / "state.pt", weights_only=False)
+    assert state["step"] == 5
+    assert state["extra"]["gan_fine_tune"] == [{"from_step": 3, "flip_frac": 0.5, "ey_weight": 1.0}]
+    assert "ey_fake" in (tune / "train.log").read_text()
+
+
 def test_encoder_phase_needs_the_gan_state(trained, tmp_path):
     data, attrs, _, _ = trained
     with pytest.raises(StudioError, match="run --phase gan there first"):

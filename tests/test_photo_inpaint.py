@@ -130,6 +130,20 @@ def test_trainer_smoke_run_exports_a_checkpoint_the_engine_loads(tmp_path, monke
     with pytest.raises(StudioError, match="started with"):  # another architecture cannot resume this run
         photo_inpaint.main([*common, "--width", "16", "--max-steps", "4"])
 
+    # Fine-tuning: a new run at another crop size starts from this run's weights, its own step 0.
+    tune = [a if a != str(tmp_path / "run") else str(tmp_path / "tune") for a in common]
+    tune[tune.index("--size") + 1] = "80"
+    state = tmp_path / "run" / "state.pt"
+    assert main(["train", "photo-inpaint", *tune, "--init", str(state), "--max-steps", "0"]) == 0
+    a, b = (torch.load(d / "state.pt", weights_only=False) for d in (tmp_path / "run", tmp_path / "tune"))
+    assert b["step"] == 0 and b["config"]["size"] == 80 and b["extra"]["init"]["step"] == 3
+    for k, v in a["modules"]["generator"].items():
+        assert torch.equal(v, b["modules"]["generator"][k]), k
+    assert "weights from" in (tmp_path / "tune" / "train.log").read_text()
+    wide = [*tune, "--width", "16", "--out", str(tmp_path / "tune-wide")]
+    with pytest.raises(StudioError, match="needs the same architecture"):
+        photo_inpaint.main([*wide, "--init", str(state), "--max-steps", "0"])
+
     monkeypatch.setenv("STUDIO_BUNDLED_CHECKPOINTS", str(tmp_path / "ck"))
     engine = PhotoInpainter(device="cpu")
     img = _smooth_image(rng, 70, 90)

@@ -415,6 +415,23 @@ class Run:
         self.log(f"resumed {self.dir} at step {self.step} after {_fmt_time(self._prior_elapsed)}")
         return True
 
+    def init_from(self, path: Path, same: tuple[str, ...] = ()) -> None:
+        """Fine-tuning: take the weights (only) of another run's state file, for a run that
+        starts here anew; its optimizers, step, clock and schedule start fresh. `same` names
+        the config keys that must match (the architecture)."""
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)  # a run folder's own state
+        except Exception as e:
+            raise StudioError(f"cannot read training state {path}: {e}") from None
+        saved_cfg = state.get("config", {}) if isinstance(state, dict) else {}
+        diff = [k for k in same if saved_cfg.get(k) != self.config.get(k)]
+        if diff:
+            pairs = ", ".join(f"{k}={saved_cfg.get(k)!r} (asked {self.config.get(k)!r})" for k in diff)
+            raise StudioError(f"{path} was trained with {pairs}; --init needs the same architecture")
+        self.load_modules(state)
+        self.extra["init"] = {"from": str(path), "step": int(state.get("step", 0))}
+        self.log(f"weights from {path} (step {state.get('step', 0)})")
+
     def load_modules(self, state: dict) -> None:
         for name, m in self.modules.items():
             unwrap(m).load_state_dict(state["modules"][name])

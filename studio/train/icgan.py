@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beta2", type=float, default=0.999)
     p.add_argument("--label-smooth", type=float, default=0.1, help="one-sided: D's target for real images is 1 - this")
     p.add_argument("--ac-weight", type=float, default=1.0, help="weight of the auxiliary attribute loss (AC-GAN)")
+    p.add_argument("--flip-frac", type=float, default=0.0,
+                   help="phase gan: this fraction of fakes get a real face's labels with one attribute (picked "
+                        "uniformly, so rare ones as often as common ones) flipped, as an edit does")
+    p.add_argument("--ey-weight", type=float, default=0.0,
+                   help="phase gan: weight of a loss asking the run's trained E_y (frozen; run --phase encoder-y "
+                        "first) to read the asked attributes in G's faces")
     for k, v in WIDTHS.items():
         p.add_argument(f"--{k}", type=int, default=None,
                        help=f"width (default {v}; fixed by the run folder's first phase)")
@@ -95,8 +101,10 @@ def check_args(args) -> None:
             raise StudioError(f"--{flag.replace('_', '-')} must be positive")
     if not 0 <= args.label_smooth < 0.5:
         raise StudioError("--label-smooth must be in [0, 0.5)")
-    if args.ac_weight < 0 or args.pixel_weight < 0:
-        raise StudioError("--ac-weight and --pixel-weight must be 0 or more")
+    if args.ac_weight < 0 or args.pixel_weight < 0 or args.ey_weight < 0:
+        raise StudioError("--ac-weight, --ey-weight and --pixel-weight must be 0 or more")
+    if not 0 <= args.flip_frac <= 1:
+        raise StudioError("--flip-frac must be in [0, 1]")
     if args.sample_every < 1 or args.directions_n < 1 or args.judge_width < 1:
         raise StudioError("--sample-every, --directions-n and --judge-width must be 1 or more")
     if any(getattr(args, k) is not None and getattr(args, k) < 1 for k in WIDTHS):
@@ -231,19 +239,48 @@ def _sample_y(pool: torch.Tensor, n: int, device) -> torch.Tensor:
 # ----------------------------------------------------------------------------- phase gan
 
 
-def gan_step(G, D, d_raw, opt_g, opt_d, real, y, args, bf16: bool) -> dict[str, float]:
-    """One D update and one G update on the same fake batch (same y as the real batch)."""
+def flip_one(y: torch.Tensor, frac: float) -> torch.Tensor:
+    """A copy of the labels where a `frac` share of rows has one uniformly chosen attribute negated."""
+    if frac <= 0:
+        return y
+    n, k = y.shape
+    rows = torch.rand(n, device=y.device) < frac
+    cols = torch.randint(k, (n,), device=y.device)
+    out = y.clone()
+    out[rows, cols[rows]] = -out[rows, cols[rows]]
+    return out
+
+
+def frozen_encoder_y(args, arch: dict, device) -> nn.Module | None:
+    """The run's trained E_y, frozen in eval mode, for --ey-weight (None when the weight is 0)."""
+    if args.ey_weight <= 0:
+        return None
+    state = _load_state(args, "encoder-y", required=False)
+    if state is None:
+        raise StudioError(f"--ey-weight needs a trained E_y in {args.out}: run --phase encoder-y there first")
+    ey = IcGAN64(**arch).encoder_y
+    ey.load_state_dict(state["modules"]["net"])
+    ey = ey.to(device, memory_format=torch.channels_last if args.channels_last else torch.contiguous_format)
+    return ey.eval().requires_grad_(False)
+
+
+def gan_step(G, D, d_raw, opt_g, opt_d, real, y, args, bf16: bool, ey: nn.Module | None = None) -> dict[str, float]:
+    """One D update and one G update on the same fake batch. Fakes take the real batch's labels,
+    some with one attribute flipped (--flip-frac); with a frozen E_y, G is also asked to make
+    its faces read as the labels it was given (--ey-weight)."""
     n, dev = real.shape[0], real.device
     z = sample_z(n, NZ, device=dev)
     target = _to01(y)
+    y_fake = flip_one(y, args.flip_frac)
     with autocast(dev, bf16):
-        fake = G(z, y)
+        fake = G(z, y_fake)
         adv_r, cls_r = D(real, y)
-        adv_f, _ = D(fake.detach(), y)
+        adv_f, _ = D(fake.detach(), y_fake)
     adv_r, adv_f, cls_r = adv_r.float(), adv_f.float(), cls_r.float()
     loss_adv = F.binary_cross_entropy_with_logits(adv_r, torch.full_like(adv_r, 1 - args.label_smooth)) + \
         F.binary_cross_entropy_with_logits(adv_f, torch.zeros_like(adv_f))
     loss_cls = F.binary_cross_entropy_with_logits(cls_r, target)  # D learns attributes on real faces only
+    target = _to01(y_fake)
     opt_d.zero_grad(set_to_none=True)
     (loss_adv + args.ac_weight * loss_cls).backward()
     opt_d.step()
@@ -251,15 +288,22 @@ def gan_step(G, D, d_raw, opt_g, opt_d, real, y, args, bf16: bool) -> dict[str, 
     # G through the plain D with D frozen: no D gradients computed or all-reduced.
     d_raw.requires_grad_(False)
     with autocast(dev, bf16):
-        adv_g, cls_g = d_raw(fake, y)
+        adv_g, cls_g = d_raw(fake, y_fake)
+        ey_logits = ey(fake) if ey is not None else None
     loss_g = F.binary_cross_entropy_with_logits(adv_g.float(), torch.ones_like(adv_r))  # non-saturating
     loss_gc = F.binary_cross_entropy_with_logits(cls_g.float(), target)
+    total = loss_g + args.ac_weight * loss_gc
+    out = {}
+    if ey_logits is not None:
+        loss_ey = F.binary_cross_entropy_with_logits(ey_logits.float(), target)
+        total = total + args.ey_weight * loss_ey
+        out["ey_fake"] = loss_ey.item()
     opt_g.zero_grad(set_to_none=True)
-    (loss_g + args.ac_weight * loss_gc).backward()
+    total.backward()
     opt_g.step()
     d_raw.requires_grad_(True)
     return {"loss_d": loss_adv.item(), "loss_g": loss_g.item(), "cls_real": loss_cls.item(), "cls_fake": loss_gc.item(),
-            "D(x)": torch.sigmoid(adv_r).mean().item(), "D(G(z))": torch.sigmoid(adv_f).mean().item()}
+            **out, "D(x)": torch.sigmoid(adv_r).mean().item(), "D(G(z))": torch.sigmoid(adv_f).mean().item()}
 
 
 def grid_inputs(pool: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -295,20 +339,26 @@ def train_gan(args, ctx, arch) -> None:
     run = harness.Run(args, modules={"model": net}, optimizers={"g": opt_g, "d": opt_d}, config=arch, phase="gan")
     train, _ = load_faces(args)
     bf16 = use_bf16(args, ctx.device)
+    ey = frozen_encoder_y(args, arch, ctx.device)
     run.log(f"{len(train)} training faces ({args.val_holdout} held out), batch {args.batch} x {ctx.world_size}, "
-            f"widths {arch}, bf16 {'on' if bf16 else 'off'}, ac-weight {args.ac_weight}")
+            f"widths {arch}, bf16 {'on' if bf16 else 'off'}, ac-weight {args.ac_weight}, "
+            f"flip-frac {args.flip_frac}, ey-weight {args.ey_weight}")
     batches = harness.InfiniteBatches(train, args.batch, seed=args.seed)
     if not run.resume(batches):
         run.save_grid(train.get_batch(range(min(64, len(train))))[0], "real")
     fixed_z, fixed_y = (t.to(ctx.device) for t in grid_inputs(train.labels, args.seed))
     run.extra["gan_settings"] = {"batch": args.batch * ctx.world_size, "lr": args.lr, "betas": [args.beta1, args.beta2],
                                  "label_smooth": args.label_smooth, "ac_weight": args.ac_weight, "bf16": bf16}
+    if args.flip_frac > 0 or args.ey_weight > 0:  # settings of this session: a resume may add them
+        run.extra.setdefault("gan_fine_tune", []).append(
+            {"from_step": run.step, "flip_frac": args.flip_frac, "ey_weight": args.ey_weight})
     run.extra["n_train"] = len(train)
     G, D = harness.wrap_ddp(g_raw, ctx), harness.wrap_ddp(d_raw, ctx)
     with run:
         while run.keep_going():
             x, y = next(batches)
-            run.record(**gan_step(G, D, d_raw, opt_g, opt_d, _dev(x, args, ctx.device), y.to(ctx.device), args, bf16))
+            run.record(**gan_step(G, D, d_raw, opt_g, opt_d, _dev(x, args, ctx.device), y.to(ctx.device), args, bf16,
+                                  ey))
             if run.step % args.sample_every == 0:
                 run.save_grid(_generate(g_raw, fixed_z, fixed_y), f"gan_{run.step:06d}")
         recalibrate_bn(g_raw, lambda: (sample_z(args.batch, NZ, device=ctx.device),
@@ -528,6 +578,7 @@ def export(args, arch: dict) -> None:
                 "encoder_z_pixel_weight": args.pixel_weight,
                 "directions_from": int(args.directions_n) if enc_z is not None else 0,
                 **gan["extra"].get("gan_settings", {}),
+                **({"gan_fine_tune": gan["extra"]["gan_fine_tune"]} if gan["extra"].get("gan_fine_tune") else {}),
             },
         }
         if "val_accuracy" in ey:

@@ -156,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample-every", type=int, default=1000, help="write a sample grid every N steps")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="bfloat16 autocast (default: on where the CPU or GPU supports it)")
+    p.add_argument("--init", type=Path, help="a new run starts from the weights in this state.pt of another run "
+                   "(fine-tuning, e.g. at a larger --size); ignored when --out resumes")
     p.add_argument("--export", type=Path, help="at the end, write this checkpoint stem (.safetensors + .json)")
     p.add_argument("--title", default=None, help="model card title")
     harness.add_run_args(p)
@@ -244,7 +246,8 @@ def train(args, ctx: harness.Context) -> None:
                       config=run_config(args), phase="photo-inpaint")
     data, val = load_data(args, run)
     batches = harness.InfiniteBatches(data, args.batch, seed=args.seed)
-    run.resume(batches)
+    if not run.resume(batches) and args.init:
+        run.init_from(args.init, same=tuple(arch_config(args)) + ("d_width",))
     bf16 = use_bf16(args, ctx.device)
     run.log(f"bf16 autocast {'on' if bf16 else 'off'}; generator {sum(p.numel() for p in G.parameters()) / 1e6:.2f} M "
             f"parameters, discriminator {sum(p.numel() for p in D.parameters()) / 1e6:.2f} M")
@@ -376,7 +379,8 @@ def export(args, G: InpaintNet, run: harness.Run, val: dict | None) -> None:
         "hardware": harness.hardware_summary(),
         "wall_time_minutes": round(run.elapsed / 60, 1),
         "trained_with": " ".join(["studio train photo-inpaint"] + [a for a in sys.argv[1:] if a not in ("train", "photo-inpaint")]),
-        "training": {"steps": run.step, **run.extra.get("settings", {})},
+        "training": {"steps": run.step, **run.extra.get("settings", {}),
+                     **({"fine_tuned_from": run.extra["init"]} if "init" in run.extra else {})},
     }
     if val:
         card["validation"] = {
