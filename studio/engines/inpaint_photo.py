@@ -24,6 +24,10 @@ ARCHITECTURE = "photo-inpaint"
 # The net (PixelShuffle x2 twice, no ICNR init) leaves a faint 4-pixel checkerboard in large
 # holes; a Gaussian of this sigma at its resolution removes it (and adds about 0.1 dB hole PSNR).
 SMOOTH_SIGMA = 1.6
+# Holes whose farthest pixel is within this many px of known ones are filled at full
+# resolution. The net was trained on 128-px crops, but the benchmark's 256-px crops gained
+# hole PSNR up to 80 px (+0.16 dB on 50-60 % holes over 40 px) and nothing beyond.
+REACH = 80.0
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
 
 
@@ -102,8 +106,8 @@ class PhotoInpainter:
 
     def __init__(self, model: str | object = PHOTO_INPAINT_MODEL, device=None, *, seed: int | None = None,
                  feather: int = 2, merge: int = 24, margin: tuple[int, int, float] = (24, 256, 0.5),
-                 reach: float = 40.0, max_pixels: int = 1024 * 1024, max_regions: int = 64, bf16: bool | None = None,
-                 smooth: float = SMOOTH_SIGMA):
+                 reach: float = REACH, max_pixels: int = 1024 * 1024, max_regions: int = 64, bf16: bool | None = None,
+                 smooth: float = SMOOTH_SIGMA, mirror: bool = True):
         """model: a checkpoint name or path, or an InpaintNet. The net is deterministic: `seed`
         is accepted for the engines' common signature and changes nothing."""
         import torch
@@ -127,6 +131,7 @@ class PhotoInpainter:
         self.reach, self.max_pixels, self.max_regions = float(reach), int(max_pixels), int(max_regions)
         self.bf16 = supports_bf16(self.device) if bf16 is None else bool(bf16)
         self.smooth = float(smooth)
+        self.mirror = bool(mirror)
 
     def run(self, rgb: np.ndarray, mask: np.ndarray, job: Job | None = None) -> np.ndarray:
         """rgb: HxWx3 float32 in [0,1]; mask: HxW in [0,1], white = fill."""
@@ -163,6 +168,8 @@ class PhotoInpainter:
             x, m = x.contiguous(memory_format=torch.channels_last), m.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             y = self.net(x, m).float().clamp_(0, 1)
+            if self.mirror:  # the mean of two guesses has less error than either (one more pass)
+                y = (y + self.net(x.flip(-1), m.flip(-1)).float().clamp_(0, 1).flip(-1)) / 2
         y = y[0].permute(1, 2, 0).cpu().numpy()
         if self.smooth > 0:  # at the net's own resolution, where its period-4 pattern lives
             y = cv2.GaussianBlur(y, (0, 0), self.smooth)
