@@ -41,6 +41,11 @@ def test_net_shapes_registry_and_exact_known_pixels_at_init():
     assert out.shape == x.shape
     # The tail starts at zero: the untrained net is the push-pull fill, known pixels exact.
     assert torch.equal(out * (1 - hole), x * (1 - hole))
+    resize = registry.build("photo-inpaint", {"width": 8, "dilations": [1, 2], "upsample": "resize"})
+    assert resize.upsample == "resize" and not any("pixel_shuffle" in str(m) for m in resize.modules())
+    assert torch.equal(resize(x, hole) * (1 - hole), x * (1 - hole))
+    with pytest.raises(ValueError, match="upsample"):
+        InpaintNet(8, (1,), "deconv")
     x, hole = torch.rand(2, 3, 64, 96), torch.ones(2, 1, 64, 96)
     g, p = Discriminator(8)(x, hole)
     assert g.shape == (2,) and p.shape == (2, 1, 4, 6)
@@ -143,6 +148,19 @@ def test_trainer_smoke_run_exports_a_checkpoint_the_engine_loads(tmp_path, monke
     wide = [*tune, "--width", "16", "--out", str(tmp_path / "tune-wide")]
     with pytest.raises(StudioError, match="needs the same architecture"):
         photo_inpaint.main([*wide, "--init", str(state), "--max-steps", "0"])
+    with pytest.raises(StudioError, match="upsample"):  # other layers: the weights cannot carry over
+        photo_inpaint.main([*tune, "--upsample", "resize", "--out", str(tmp_path / "tune-rs"), "--init", str(state),
+                            "--max-steps", "0"])
+
+    # The resize-conv generator trains, exports its choice in the config, and the engine builds it.
+    rs = [a if a != str(tmp_path / "run") else str(tmp_path / "run-rs") for a in common]
+    assert main(["train", "photo-inpaint", *rs, "--upsample", "resize", "--max-steps", "1",
+                 "--export", str(tmp_path / "ck-rs" / "photo-inpaint")]) == 0
+    with pytest.raises(StudioError, match="upsample"):  # nor may a resume switch it back
+        photo_inpaint.main([*rs, "--max-steps", "2"])
+    card = json.loads((tmp_path / "ck-rs" / "photo-inpaint.json").read_text())
+    assert card["config"]["upsample"] == "resize"
+    assert PhotoInpainter(str(tmp_path / "ck-rs" / "photo-inpaint.safetensors"), device="cpu").net.upsample == "resize"
 
     monkeypatch.setenv("STUDIO_BUNDLED_CHECKPOINTS", str(tmp_path / "ck"))
     engine = PhotoInpainter(device="cpu")

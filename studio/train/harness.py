@@ -394,7 +394,9 @@ class Run:
         except Exception as e:  # a truncated or foreign file: say which and stop
             raise StudioError(f"cannot read training state {self.state_path}: {e}") from None
         saved_cfg = state.get("config", {})
-        diff = {k: (saved_cfg.get(k), v) for k, v in self.config.items() if saved_cfg.get(k) != v}
+        # Both ways: a key the saved run has and this one leaves out (a default) differs too.
+        diff = {k: (saved_cfg.get(k), self.config.get(k)) for k in {**saved_cfg, **self.config}
+                if saved_cfg.get(k) != self.config.get(k)}
         if diff:
             pairs = ", ".join(f"{k}={old!r} (asked {new!r})" for k, (old, new) in diff.items())
             raise StudioError(f"{self.dir} was started with {pairs}; use the same settings or a new --out")

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from studio.errors import StudioError
-from studio.nets.inpaint_net import Discriminator, InpaintNet
+from studio.nets.inpaint_net import UPSAMPLERS, Discriminator, InpaintNet
 from studio.train import harness
 from studio.train.harness import autocast, cosine_lr, use_bf16
 from studio.train.data import _name_key
@@ -145,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=12, help="batch size per process")
     p.add_argument("--width", type=int, default=24, help="generator width (channels at full resolution)")
     p.add_argument("--dilations", default="2,4,8,16", help="dilation of each middle residual block")
+    p.add_argument("--upsample", choices=UPSAMPLERS, default="shuffle",
+                   help="generator upsampling: sub-pixel (PixelShuffle) or nearest resize + conv (no checkerboard)")
     p.add_argument("--d-width", type=int, default=32, help="discriminator width")
     p.add_argument("--lr", type=float, default=3e-4, help="generator Adam learning rate at the start")
     p.add_argument("--lr-d", type=float, default=2e-4, help="discriminator Adam learning rate")
@@ -183,7 +185,10 @@ def check_args(args) -> None:
 
 
 def arch_config(args) -> dict:
-    return dict(width=args.width, dilations=list(args.dilations))
+    cfg = dict(width=args.width, dilations=list(args.dilations))
+    if args.upsample != "shuffle":  # the default is left out: runs and checkpoints from before it still match
+        cfg["upsample"] = args.upsample
+    return cfg
 
 
 def run_config(args) -> dict:
@@ -247,7 +252,7 @@ def train(args, ctx: harness.Context) -> None:
     data, val = load_data(args, run)
     batches = harness.InfiniteBatches(data, args.batch, seed=args.seed)
     if not run.resume(batches) and args.init:
-        run.init_from(args.init, same=tuple(arch_config(args)) + ("d_width",))
+        run.init_from(args.init, same=("width", "dilations", "upsample", "d_width"))
     bf16 = use_bf16(args, ctx.device)
     run.log(f"bf16 autocast {'on' if bf16 else 'off'}; generator {sum(p.numel() for p in G.parameters()) / 1e6:.2f} M "
             f"parameters, discriminator {sum(p.numel() for p in D.parameters()) / 1e6:.2f} M")
