@@ -160,7 +160,9 @@ def test_trainer_smoke_run_exports_a_checkpoint_the_engine_loads(tmp_path, monke
         photo_inpaint.main([*rs, "--max-steps", "2"])
     card = json.loads((tmp_path / "ck-rs" / "photo-inpaint.json").read_text())
     assert card["config"]["upsample"] == "resize"
-    assert PhotoInpainter(str(tmp_path / "ck-rs" / "photo-inpaint.safetensors"), device="cpu").net.upsample == "resize"
+    rs_engine = PhotoInpainter(str(tmp_path / "ck-rs" / "photo-inpaint.safetensors"), device="cpu")
+    assert rs_engine.net.upsample == "resize" and rs_engine.smooth == 0  # no checkerboard to smooth away
+    assert PhotoInpainter(str(tmp_path / "ck" / "photo-inpaint.safetensors"), device="cpu").smooth > 0
 
     monkeypatch.setenv("STUDIO_BUNDLED_CHECKPOINTS", str(tmp_path / "ck"))
     engine = PhotoInpainter(device="cpu")

@@ -107,7 +107,7 @@ class PhotoInpainter:
     def __init__(self, model: str | object = PHOTO_INPAINT_MODEL, device=None, *, seed: int | None = None,
                  feather: int = 2, merge: int = 24, margin: tuple[int, int, float] = (24, 256, 0.5),
                  reach: float = REACH, max_pixels: int = 1024 * 1024, max_regions: int = 64, bf16: bool | None = None,
-                 smooth: float = SMOOTH_SIGMA, mirror: bool = True):
+                 smooth: float | None = None, mirror: bool = True):
         """model: a checkpoint name or path, or an InpaintNet. The net is deterministic: `seed`
         is accepted for the engines' common signature and changes nothing."""
         import torch
@@ -130,6 +130,8 @@ class PhotoInpainter:
         self.feather, self.merge, self.margin = int(feather), int(merge), margin
         self.reach, self.max_pixels, self.max_regions = float(reach), int(max_pixels), int(max_regions)
         self.bf16 = supports_bf16(self.device) if bf16 is None else bool(bf16)
+        if smooth is None:  # the checkerboard it removes is the PixelShuffle net's only
+            smooth = SMOOTH_SIGMA if getattr(self.net, "upsample", "shuffle") == "shuffle" else 0.0
         self.smooth = float(smooth)
         self.mirror = bool(mirror)
 
