@@ -120,7 +120,6 @@ class InpaintNet(nn.Module):
         f = self.act(self.fuse2(f + s1))
         return base + self.tail(f)[..., :h, :w].float()
 
-
     def _up(self, conv: nn.Conv2d, f: torch.Tensor) -> torch.Tensor:
         if self.upsample == "shuffle":
             return F.pixel_shuffle(conv(f), 2)

@@ -395,10 +395,8 @@ class Run:
             raise StudioError(f"cannot read training state {self.state_path}: {e}") from None
         saved_cfg = state.get("config", {})
         # Both ways: a key the saved run has and this one leaves out (a default) differs too.
-        diff = {k: (saved_cfg.get(k), self.config.get(k)) for k in {**saved_cfg, **self.config}
-                if saved_cfg.get(k) != self.config.get(k)}
-        if diff:
-            pairs = ", ".join(f"{k}={old!r} (asked {new!r})" for k, (old, new) in diff.items())
+        pairs = self._config_diff(saved_cfg, {**saved_cfg, **self.config})
+        if pairs:
             raise StudioError(f"{self.dir} was started with {pairs}; use the same settings or a new --out")
         self.load_modules(state)
         for name, opt in self.optimizers.items():
@@ -425,14 +423,17 @@ class Run:
             state = torch.load(path, map_location="cpu", weights_only=False)  # a run folder's own state
         except Exception as e:
             raise StudioError(f"cannot read training state {path}: {e}") from None
-        saved_cfg = state.get("config", {}) if isinstance(state, dict) else {}
-        diff = [k for k in same if saved_cfg.get(k) != self.config.get(k)]
-        if diff:
-            pairs = ", ".join(f"{k}={saved_cfg.get(k)!r} (asked {self.config.get(k)!r})" for k in diff)
+        pairs = self._config_diff(state.get("config", {}) if isinstance(state, dict) else {}, same)
+        if pairs:
             raise StudioError(f"{path} was trained with {pairs}; --init needs the same architecture")
         self.load_modules(state)
         self.extra["init"] = {"from": str(path), "step": int(state.get("step", 0))}
         self.log(f"weights from {path} (step {state.get('step', 0)})")
+
+    def _config_diff(self, saved: dict, keys) -> str:
+        """'key=saved (asked mine), ...' for the keys where the saved config differs ('' if none)."""
+        return ", ".join(f"{k}={saved.get(k)!r} (asked {self.config.get(k)!r})" for k in keys
+                         if saved.get(k) != self.config.get(k))
 
     def load_modules(self, state: dict) -> None:
         for name, m in self.modules.items():

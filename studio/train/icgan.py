@@ -280,7 +280,7 @@ def gan_step(G, D, d_raw, opt_g, opt_d, real, y, args, bf16: bool, ey: nn.Module
     loss_adv = F.binary_cross_entropy_with_logits(adv_r, torch.full_like(adv_r, 1 - args.label_smooth)) + \
         F.binary_cross_entropy_with_logits(adv_f, torch.zeros_like(adv_f))
     loss_cls = F.binary_cross_entropy_with_logits(cls_r, target)  # D learns attributes on real faces only
-    target = _to01(y_fake)
+    target_fake = _to01(y_fake)
     opt_d.zero_grad(set_to_none=True)
     (loss_adv + args.ac_weight * loss_cls).backward()
     opt_d.step()
@@ -291,11 +291,11 @@ def gan_step(G, D, d_raw, opt_g, opt_d, real, y, args, bf16: bool, ey: nn.Module
         adv_g, cls_g = d_raw(fake, y_fake)
         ey_logits = ey(fake) if ey is not None else None
     loss_g = F.binary_cross_entropy_with_logits(adv_g.float(), torch.ones_like(adv_r))  # non-saturating
-    loss_gc = F.binary_cross_entropy_with_logits(cls_g.float(), target)
+    loss_gc = F.binary_cross_entropy_with_logits(cls_g.float(), target_fake)
     total = loss_g + args.ac_weight * loss_gc
     out = {}
     if ey_logits is not None:
-        loss_ey = F.binary_cross_entropy_with_logits(ey_logits.float(), target)
+        loss_ey = F.binary_cross_entropy_with_logits(ey_logits.float(), target_fake)
         total = total + args.ey_weight * loss_ey
         out["ey_fake"] = loss_ey.item()
     opt_g.zero_grad(set_to_none=True)
