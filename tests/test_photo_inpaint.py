@@ -63,6 +63,24 @@ def test_push_pull_fills_a_flat_image_flat_and_ignores_hole_pixels():
 # ----------------------------------------------------------------------------- masks
 
 
+def test_feature_matching_sees_only_what_differs_inside_the_hole():
+    from studio.train.photo_inpaint import feature_matching
+
+    torch.manual_seed(0)
+    D = Discriminator(8).eval()  # eval: spectral norm's power iteration does not move between calls
+    img = torch.rand(2, 3, 64, 64)
+    hole = torch.zeros(2, 1, 64, 64)
+    hole[:, :, 16:40, 16:40] = 1
+    g, p, maps = D(img, hole, features=True)
+    g0, p0 = D(img, hole)
+    assert torch.equal(g, g0) and torch.equal(p, p0) and len(maps) == 4
+    assert feature_matching(D, img, hole, maps, False, "cpu").item() == 0
+    blurred = img.clone()
+    blurred[:, :, 16:40, 16:40] = img[:, :, 16:40, 16:40].mean(dim=(2, 3), keepdim=True)  # a flat fill
+    *_, maps = D(blurred, hole, features=True)
+    assert feature_matching(D, img, hole, maps, False, "cpu").item() > 0
+
+
 def test_generated_holes_cover_their_ranges_and_repeat_per_seed():
     for seed in range(12):
         s = im.brush_strokes(64, np.random.default_rng(seed), (0.1, 0.3))
@@ -154,12 +172,13 @@ def test_trainer_smoke_run_exports_a_checkpoint_the_engine_loads(tmp_path, monke
 
     # The resize-conv generator trains, exports its choice in the config, and the engine builds it.
     rs = [a if a != str(tmp_path / "run") else str(tmp_path / "run-rs") for a in common]
-    assert main(["train", "photo-inpaint", *rs, "--upsample", "resize", "--max-steps", "1",
+    assert main(["train", "photo-inpaint", *rs, "--upsample", "resize", "--max-steps", "2", "--fm-weight", "1",
                  "--export", str(tmp_path / "ck-rs" / "photo-inpaint")]) == 0
+    assert " fm " in (tmp_path / "run-rs" / "train.log").read_text()  # the feature-matching loss ran
     with pytest.raises(StudioError, match="upsample"):  # nor may a resume switch it back
-        photo_inpaint.main([*rs, "--max-steps", "2"])
+        photo_inpaint.main([*rs, "--max-steps", "3"])
     card = json.loads((tmp_path / "ck-rs" / "photo-inpaint.json").read_text())
-    assert card["config"]["upsample"] == "resize"
+    assert card["config"]["upsample"] == "resize" and "feature matching" in card["training"]["loss"]
     rs_engine = PhotoInpainter(str(tmp_path / "ck-rs" / "photo-inpaint.safetensors"), device="cpu")
     assert rs_engine.net.upsample == "resize" and rs_engine.smooth == 0  # no checkerboard to smooth away
     assert PhotoInpainter(str(tmp_path / "ck" / "photo-inpaint.safetensors"), device="cpu").smooth > 0

@@ -149,10 +149,17 @@ class Discriminator(nn.Module):
         )
         self.global_head = sn(nn.Linear(4 * c, 1))
 
-    def forward(self, rgb: torch.Tensor, hole: torch.Tensor):
-        f = self.trunk(torch.cat([rgb * 2 - 1, hole.to(rgb.dtype)], 1))
+    def forward(self, rgb: torch.Tensor, hole: torch.Tensor, features: bool = False):
+        """With features=True, also the trunk's four activation maps (for feature matching)."""
+        f = torch.cat([rgb * 2 - 1, hole.to(rgb.dtype)], 1)
+        maps = []
+        for layer in self.trunk:
+            f = layer(f)
+            if isinstance(layer, nn.LeakyReLU):
+                maps.append(f)
         g = self.global_convs(f).mean(dim=(2, 3))  # mean pooling: any input size
-        return self.global_head(g).squeeze(1), self.patch(f)
+        scores = (self.global_head(g).squeeze(1), self.patch(f))
+        return (*scores, maps) if features else scores
 
 
 @register("photo-inpaint")

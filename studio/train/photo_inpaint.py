@@ -152,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-d", type=float, default=2e-4, help="discriminator Adam learning rate")
     p.add_argument("--hole-weight", type=float, default=6.0, help="L1 weight inside the hole (outside: 1)")
     p.add_argument("--adv-weight", type=float, default=0.01, help="adversarial loss weight (0: L1 only)")
+    p.add_argument("--fm-weight", type=float, default=0.0,
+                   help="discriminator feature-matching loss weight (with the adversarial loss; 0: off)")
     p.add_argument("--adv-after", type=int, default=1000, help="L1 only for this many steps, then adversarial too")
     p.add_argument("--val-every", type=int, default=500)
     p.add_argument("--val-count", type=int, default=50, help="validation pairs scored (at most --val-holdout)")
@@ -174,7 +176,8 @@ def check_args(args) -> None:
             raise StudioError(f"--{flag.replace('_', '-')} must be 1 or more")
     if args.size % 16 or args.size < 64:
         raise StudioError("--size must be a multiple of 16, at least 64")
-    if not (args.lr > 0 and args.lr_d > 0) or args.hole_weight < 0 or args.adv_weight < 0 or args.adv_after < 0:
+    if not (args.lr > 0 and args.lr_d > 0) or args.hole_weight < 0 or args.adv_weight < 0 or args.adv_after < 0 \
+            or args.fm_weight < 0:
         raise StudioError("learning rates must be positive, loss weights and --adv-after 0 or more")
     try:
         args.dilations = [int(d) for d in args.dilations.split(",") if d.strip()]
@@ -227,6 +230,22 @@ def patch_weight(hole: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return (F.adaptive_max_pool2d(hole, like.shape[-2:]) > 0).to(like.dtype)
 
 
+def feature_matching(D, img, hole, fake_maps, bf16: bool, device) -> torch.Tensor:
+    """Mean L1 between D's trunk activations on the fill and on the real photo, where they see the hole.
+
+    Unlike pixel L1, which averages plausible fills into a blur, this asks the fill to share the
+    real photo's local statistics in D's (texture-sensitive) features (as in pix2pixHD).
+    """
+    with torch.no_grad(), autocast(device, bf16):
+        *_, real_maps = D(img, hole, features=True)
+    total = 0.0
+    for f, r in zip(fake_maps, real_maps):
+        w = patch_weight(hole, f[:, :1].float())
+        err = (f.float() - r.float()).abs().mean(1, keepdim=True)
+        total = total + (err * w).sum() / w.sum().clamp_min(1)
+    return total / len(fake_maps)
+
+
 def d_step(D, opt_d, img, hole, comp, bf16: bool, device) -> float:
     with autocast(device, bf16):
         g_real, p_real = D(img, hole)
@@ -259,7 +278,9 @@ def train(args, ctx: harness.Context) -> None:
     run.extra["settings"] = {
         "batch": args.batch * ctx.world_size, "crop": args.size, "lr": args.lr, "lr_d": args.lr_d,
         "schedule": "cosine to 1 %", "loss": f"L1 ({args.hole_weight:g}x inside the hole) + {args.adv_weight:g} x "
-        f"hinge GAN loss (global + PatchGAN heads) after step {args.adv_after}", "bf16": bf16}
+        f"hinge GAN loss (global + PatchGAN heads)"
+        + (f" + {args.fm_weight:g} x D feature matching" if args.fm_weight else "")
+        + f" after step {args.adv_after}", "bf16": bf16}
     if harness.is_main() and val and "telea_hole_psnr" not in run.extra:
         run.extra["telea_hole_psnr"] = float(np.mean([hole_psnr(telea(i, h), i, h) for i, h, _ in val]))
     Gw, Dw = harness.wrap_ddp(G, ctx), harness.wrap_ddp(D, ctx)
@@ -283,12 +304,17 @@ def train(args, ctx: harness.Context) -> None:
             if adv:
                 # Through the plain D with its weights frozen: only G's gradients are made.
                 D.requires_grad_(False)
+                fm = args.fm_weight > 0
                 with autocast(ctx.device, bf16):
-                    g_fake, p_fake = D(comp, hole)
+                    g_fake, p_fake, *maps = D(comp, hole, features=fm)
                 w = patch_weight(hole, p_fake.float())
                 g_adv = -g_fake.float().mean() - (p_fake.float() * w).sum() / w.sum().clamp_min(1)
                 loss = loss + args.adv_weight * g_adv
                 losses["g_adv"] = g_adv.item()
+                if fm:
+                    fm_loss = feature_matching(D, img, hole, maps[0], bf16, ctx.device)
+                    loss = loss + args.fm_weight * fm_loss
+                    losses["fm"] = fm_loss.item()
             if not math.isfinite(loss.item()):  # stop before the NaN reaches the weights and the next save
                 raise StudioError(f"the loss is not finite at step {run.step}; the same command resumes from the "
                                   "last save (add --no-bf16 if it happens again)")
