@@ -138,6 +138,32 @@ def test_trainer_phases_resume_and_export(trained):
                       "--ngf", "16", "--max-steps", "1"])
 
 
+def test_conditional_batch_norm_generator_trains_exports_and_loads(trained, tmp_path):
+    data, attrs, _, _ = trained
+    net = IcGAN64(ngf=8, ndf=8, nef=8, ney=8, g_cond="cbn")
+    assert net.config["g_cond"] == "cbn" and "g_cond" not in IcGAN64(ngf=8).config  # old checkpoints still match
+    z, y = torch.randn(4, 100), torch.ones(4, 18)
+    with torch.no_grad():  # training mode: batch statistics, as when G trains
+        at_input = net(z, y) - net(z, -y)  # untrained, the norms ignore y: only the input sees it
+        for norm in net.generator.norms:  # once trained, y moves every layer's scale too
+            norm.gamma.weight.normal_(0, 0.3)
+        everywhere = net(z, y) - net(z, -y)
+    assert everywhere.shape == (4, 3, 64, 64) and (everywhere - at_input).abs().mean() > 0.2 * at_input.abs().mean()
+    with pytest.raises(ValueError, match="g_cond"):
+        IcGAN64(g_cond="film")
+
+    run, store = tmp_path / "run", tmp_path / "store"
+    base = ["--data", str(data), "--attrs", str(attrs), "--out", str(run), *TINY]
+    trainer.main([*base, "--g-cond", "cbn", "--max-steps", "2"])
+    assert json.loads((run / "arch.json").read_text())["g_cond"] == "cbn"
+    with pytest.raises(StudioError, match="--g-cond cbn"):  # fixed by the folder's first phase
+        trainer.main([*base, "--g-cond", "input", "--phase", "encoder-z", "--max-steps", "1"])
+    trainer.main([*base, "--phase", "encoder-z", "--max-steps", "1"])
+    trainer.main([*base, "--phase", "encoder-y", "--max-steps", "1", "--export", str(store / "icgan-cbn")])
+    loaded, info = load_model(str(store / "icgan-cbn.safetensors"))
+    assert info.card["config"]["g_cond"] == "cbn" and len(loaded.generator.norms) == 4
+
+
 def test_flip_one_negates_exactly_one_attribute_of_the_chosen_share():
     y = torch.where(torch.rand(4000, 18) < 0.3, 1.0, -1.0)
     assert torch.equal(trainer.flip_one(y, 0.0), y)

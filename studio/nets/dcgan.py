@@ -33,7 +33,7 @@ def _init_weights(m: nn.Module) -> None:
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
         w = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
         nn.init.normal_(w, 0.0, 0.02)
-    elif isinstance(m, nn.BatchNorm2d):
+    elif isinstance(m, nn.BatchNorm2d) and m.affine:
         nn.init.normal_(m.weight, 1.0, 0.02)
         nn.init.zeros_(m.bias)
 

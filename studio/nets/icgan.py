@@ -35,6 +35,46 @@ class CondGenerator(nn.Module):
         return self.body(torch.cat([z, y.to(z.dtype)], 1))
 
 
+class ConditionalBatchNorm(nn.Module):
+    """Batch norm whose scale and shift are linear in y (de Vries et al. 2017; BigGAN's G):
+    the attributes reach every layer instead of fading after the first."""
+
+    def __init__(self, ch: int, ny: int):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(ch, affine=False)
+        self.gamma = nn.Linear(ny, ch)
+        self.beta = nn.Linear(ny, ch)
+        for lin in (self.gamma, self.beta):  # starts as plain batch norm
+            nn.init.zeros_(lin.weight)
+            nn.init.zeros_(lin.bias)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        g, b = (lin(y.to(x.dtype))[:, :, None, None] for lin in (self.gamma, self.beta))
+        return self.bn(x) * (1 + g) + b
+
+
+class CBNGenerator(nn.Module):
+    """DCGAN generator with y at the input and in every batch norm; same shapes as CondGenerator."""
+
+    def __init__(self, nz: int, ny: int, ngf: int):
+        super().__init__()
+        chans = [nz + ny, ngf * 8, ngf * 4, ngf * 2, ngf]
+        self.convs = nn.ModuleList(
+            nn.ConvTranspose2d(cin, cout, 4, 1 if i == 0 else 2, 0 if i == 0 else 1, bias=False)
+            for i, (cin, cout) in enumerate(zip(chans, chans[1:])))
+        self.norms = nn.ModuleList(ConditionalBatchNorm(c, ny) for c in chans[1:])
+        self.to_rgb = nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        h = torch.cat([z, y.to(z.dtype)], 1)[:, :, None, None]
+        for conv, norm in zip(self.convs, self.norms):
+            h = torch.relu(norm(conv(h), y))
+        return torch.tanh(self.to_rgb(h))
+
+
+G_CONDITIONING = {"input": CondGenerator, "cbn": CBNGenerator}
+
+
 class CondDiscriminator(nn.Module):
     """(x, y) -> (real/fake logit (N,), attribute logits (N, ny))."""
 
@@ -57,14 +97,19 @@ class IcGAN64(nn.Module):
     forward(z, y) is the generator. encoder_y returns logits (> 0: present).
     """
 
-    def __init__(self, nz: int = NZ, ny: int = 18, ngf: int = 64, ndf: int = 64, nef: int = 64, ney: int = 32):
+    def __init__(self, nz: int = NZ, ny: int = 18, ngf: int = 64, ndf: int = 64, nef: int = 64, ney: int = 32,
+                 g_cond: str = "input"):
         super().__init__()
         for name, v in (("nz", nz), ("ny", ny), ("ngf", ngf), ("ndf", ndf), ("nef", nef), ("ney", ney)):
             if int(v) != v or v < 1:
                 raise ValueError(f"{name} must be a positive integer, not {v!r}")
+        if g_cond not in G_CONDITIONING:
+            raise ValueError(f"g_cond must be one of {', '.join(G_CONDITIONING)}, not {g_cond!r}")
         self.config = dict(nz=nz, ny=ny, ngf=ngf, ndf=ndf, nef=nef, ney=ney)
+        if g_cond != "input":  # left out by default: checkpoints from before the option still match
+            self.config["g_cond"] = g_cond
         self.nz, self.ny = nz, ny
-        self.generator = CondGenerator(nz, ny, ngf)
+        self.generator = G_CONDITIONING[g_cond](nz, ny, ngf)
         self.discriminator = CondDiscriminator(ndf, ny)
         self.encoder_z = Encoder(nz, nef)
         self.encoder_y = Encoder(ny, ney)  # same trunk, ny logits instead of z
@@ -100,8 +145,9 @@ class AttributeJudge(nn.Module):
 
 
 @register("icgan64")
-def build_icgan64(nz: int = NZ, ny: int = 18, ngf: int = 64, ndf: int = 64, nef: int = 64, ney: int = 32) -> IcGAN64:
-    return IcGAN64(nz, ny, ngf, ndf, nef, ney)
+def build_icgan64(nz: int = NZ, ny: int = 18, ngf: int = 64, ndf: int = 64, nef: int = 64, ney: int = 32,
+                  g_cond: str = "input") -> IcGAN64:
+    return IcGAN64(nz, ny, ngf, ndf, nef, ney, g_cond)
 
 
 @register("attr-judge64")

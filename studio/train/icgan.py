@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     for k, v in WIDTHS.items():
         p.add_argument(f"--{k}", type=int, default=None,
                        help=f"width (default {v}; fixed by the run folder's first phase)")
+    p.add_argument("--g-cond", choices=("input", "cbn"), default=None,
+                   help="how y reaches G: at the input only (default) or also through conditional batch norm in "
+                        "every layer; fixed by the run folder's first phase")
     p.add_argument("--judge-width", type=int, default=24, help="judge classifier width (phase judge)")
     p.add_argument("--encoder-lr", type=float, default=5e-4, help="Adam learning rate of E_z (cosine decay)")
     p.add_argument("--pixel-weight", type=float, default=0.5, help="weight of L1(G(E_z(x), y), x) in phase encoder-z")
@@ -130,6 +133,11 @@ def resolve_arch(args) -> dict:
         if saved is not None and given is not None and given != saved[k]:
             raise StudioError(f"{args.out} was started with --{k} {saved[k]} (asked {given}); use it or a new --out")
         arch[k] = saved[k] if saved is not None else (given or default)
+    cond = saved.get("g_cond", "input") if saved is not None else (args.g_cond or "input")
+    if saved is not None and args.g_cond is not None and args.g_cond != cond:
+        raise StudioError(f"{args.out} was started with --g-cond {cond} (asked {args.g_cond}); use it or a new --out")
+    if cond != "input":
+        arch["g_cond"] = cond
     if saved is None and path is not None and harness.is_main():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({**arch, "attributes": list(ATTRIBUTES)}, indent=2) + "\n", encoding="utf-8")
@@ -624,7 +632,8 @@ def benchmark(args) -> None:
     """Median seconds per step of every phase at the given widths, bf16 off and on."""
     if args.threads:
         torch.set_num_threads(args.threads)
-    arch = {"nz": NZ, "ny": len(ATTRIBUTES), **{k: getattr(args, k) or v for k, v in WIDTHS.items()}}
+    arch = {"nz": NZ, "ny": len(ATTRIBUTES), **{k: getattr(args, k) or v for k, v in WIDTHS.items()},
+            **({"g_cond": args.g_cond} if args.g_cond not in (None, "input") else {})}
     dev = torch.device("cpu")
     pool = torch.randint(0, 2, (256, len(ATTRIBUTES))).float() * 2 - 1
     real = _dev(torch.rand(args.batch, 3, 64, 64) * 2 - 1, args, dev)
