@@ -172,13 +172,14 @@ def test_trainer_smoke_run_exports_a_checkpoint_the_engine_loads(tmp_path, monke
 
     # The resize-conv generator trains, exports its choice in the config, and the engine builds it.
     rs = [a if a != str(tmp_path / "run") else str(tmp_path / "run-rs") for a in common]
-    assert main(["train", "photo-inpaint", *rs, "--upsample", "resize", "--max-steps", "2", "--fm-weight", "1",
+    assert main(["train", "photo-inpaint", *rs, "--upsample", "resize", "--max-steps", "2", "--fm-weight", "1", "--d-shift", "8",
                  "--export", str(tmp_path / "ck-rs" / "photo-inpaint")]) == 0
     assert " fm " in (tmp_path / "run-rs" / "train.log").read_text()  # the feature-matching loss ran
     with pytest.raises(StudioError, match="upsample"):  # nor may a resume switch it back
         photo_inpaint.main([*rs, "--max-steps", "3"])
     card = json.loads((tmp_path / "ck-rs" / "photo-inpaint.json").read_text())
     assert card["config"]["upsample"] == "resize" and "feature matching" in card["training"]["loss"]
+    assert "shifted by 0-7 px" in card["training"]["loss"]
     rs_engine = PhotoInpainter(str(tmp_path / "ck-rs" / "photo-inpaint.safetensors"), device="cpu")
     assert rs_engine.net.upsample == "resize" and rs_engine.smooth == 0  # no checkerboard to smooth away
     assert PhotoInpainter(str(tmp_path / "ck" / "photo-inpaint.safetensors"), device="cpu").smooth > 0

@@ -154,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adv-weight", type=float, default=0.01, help="adversarial loss weight (0: L1 only)")
     p.add_argument("--fm-weight", type=float, default=0.0,
                    help="discriminator feature-matching loss weight (with the adversarial loss; 0: off)")
+    p.add_argument("--d-shift", type=int, default=0,
+                   help="shift the discriminator's inputs by a random 0..N-1 px each step (0: off), so G cannot "
+                        "fool it with a pattern locked to its stride-16 grid")
     p.add_argument("--adv-after", type=int, default=1000, help="L1 only for this many steps, then adversarial too")
     p.add_argument("--val-every", type=int, default=500)
     p.add_argument("--val-count", type=int, default=50, help="validation pairs scored (at most --val-holdout)")
@@ -177,7 +180,7 @@ def check_args(args) -> None:
     if args.size % 16 or args.size < 64:
         raise StudioError("--size must be a multiple of 16, at least 64")
     if not (args.lr > 0 and args.lr_d > 0) or args.hole_weight < 0 or args.adv_weight < 0 or args.adv_after < 0 \
-            or args.fm_weight < 0:
+            or args.fm_weight < 0 or args.d_shift < 0:
         raise StudioError("learning rates must be positive, loss weights and --adv-after 0 or more")
     try:
         args.dilations = [int(d) for d in args.dilations.split(",") if d.strip()]
@@ -230,6 +233,12 @@ def patch_weight(hole: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return (F.adaptive_max_pool2d(hole, like.shape[-2:]) > 0).to(like.dtype)
 
 
+def shifted(shift: tuple[int, int], *images: torch.Tensor) -> list[torch.Tensor]:
+    """The same circular shift of every image: real and fake stay aligned with each other and
+    with the hole, but not with D's stride grid."""
+    return [t.roll(shift, dims=(2, 3)) if any(shift) else t for t in images]
+
+
 def feature_matching(D, img, hole, fake_maps, bf16: bool, device) -> torch.Tensor:
     """Mean L1 between D's trunk activations on the fill and on the real photo, where they see the hole.
 
@@ -280,6 +289,7 @@ def train(args, ctx: harness.Context) -> None:
         "schedule": "cosine to 1 %", "loss": f"L1 ({args.hole_weight:g}x inside the hole) + {args.adv_weight:g} x "
         f"hinge GAN loss (global + PatchGAN heads)"
         + (f" + {args.fm_weight:g} x D feature matching" if args.fm_weight else "")
+        + (f", D inputs shifted by 0-{args.d_shift - 1} px" if args.d_shift > 1 else "")
         + f" after step {args.adv_after}", "bf16": bf16}
     if harness.is_main() and val and "telea_hole_psnr" not in run.extra:
         run.extra["telea_hole_psnr"] = float(np.mean([hole_psnr(telea(i, h), i, h) for i, h, _ in val]))
@@ -296,7 +306,9 @@ def train(args, ctx: harness.Context) -> None:
             adv = args.adv_weight > 0 and run.step >= args.adv_after
             losses = {}
             if adv:
-                losses["d"] = d_step(Dw, opt_d, img, hole, comp, bf16, ctx.device)
+                shift = tuple(int(v) for v in torch.randint(0, args.d_shift, (2,))) if args.d_shift > 1 else (0, 0)
+                d_img, d_hole, d_comp = shifted(shift, img, hole, comp)
+                losses["d"] = d_step(Dw, opt_d, d_img, d_hole, d_comp, bf16, ctx.device)
             err = (out - img).abs().mean(1, keepdim=True)
             l1_hole = (err * hole).sum() / hole.sum().clamp_min(1)
             l1_valid = (err * (1 - hole)).sum() / (1 - hole).sum().clamp_min(1)
@@ -306,13 +318,13 @@ def train(args, ctx: harness.Context) -> None:
                 D.requires_grad_(False)
                 fm = args.fm_weight > 0
                 with autocast(ctx.device, bf16):
-                    g_fake, p_fake, *maps = D(comp, hole, features=fm)
-                w = patch_weight(hole, p_fake.float())
+                    g_fake, p_fake, *maps = D(d_comp, d_hole, features=fm)
+                w = patch_weight(d_hole, p_fake.float())
                 g_adv = -g_fake.float().mean() - (p_fake.float() * w).sum() / w.sum().clamp_min(1)
                 loss = loss + args.adv_weight * g_adv
                 losses["g_adv"] = g_adv.item()
                 if fm:
-                    fm_loss = feature_matching(D, img, hole, maps[0], bf16, ctx.device)
+                    fm_loss = feature_matching(D, d_img, d_hole, maps[0], bf16, ctx.device)
                     loss = loss + args.fm_weight * fm_loss
                     losses["fm"] = fm_loss.item()
             if not math.isfinite(loss.item()):  # stop before the NaN reaches the weights and the next save
