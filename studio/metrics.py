@@ -62,9 +62,12 @@ def crop_to_multiple(rgb: np.ndarray, scale: int) -> np.ndarray:
     return rgb[: h - h % scale, : w - w % scale]
 
 
-def detail_ratio(out_rgb: np.ndarray, hr_rgb: np.ndarray) -> float:
+def detail_ratio(out_rgb: np.ndarray, hr_rgb: np.ndarray, where: np.ndarray | None = None) -> float:
     """Mean |Laplacian| of the output's Y over the original's: how much fine detail came back
-    (bicubic ~0.2, 1.0 = as much as the original). PSNR rewards blur; this shows sharpness."""
-    y_out = rgb_to_y(np.clip(out_rgb, 0, 1))
-    y_hr = rgb_to_y(hr_rgb)
-    return float(np.abs(cv2.Laplacian(y_out, cv2.CV_64F)).mean() / max(np.abs(cv2.Laplacian(y_hr, cv2.CV_64F)).mean(), 1e-9))
+    (bicubic ~0.2, 1.0 = as much as the original). PSNR rewards blur; this shows sharpness.
+    `where` (HxW bool) limits both means to those pixels, e.g. an inpainted hole."""
+    lap_out = np.abs(cv2.Laplacian(rgb_to_y(np.clip(out_rgb, 0, 1)), cv2.CV_64F))
+    lap_hr = np.abs(cv2.Laplacian(rgb_to_y(hr_rgb), cv2.CV_64F))
+    if where is not None:
+        lap_out, lap_hr = lap_out[where], lap_hr[where]
+    return float(lap_out.mean() / max(lap_hr.mean(), 1e-9))

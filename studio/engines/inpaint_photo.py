@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from studio.engines.blend import composite, feather as feather_mask
+from studio.engines.detail import transfer_detail
 from studio.devices import supports_bf16
 from studio.engines.masks import require_hole
 from studio.errors import CheckpointError
@@ -28,6 +29,8 @@ SMOOTH_SIGMA = 1.6
 # resolution. The net was trained on 128-px crops, but the benchmark's 256-px crops gained
 # hole PSNR up to 80 px (+0.16 dB on 50-60 % holes over 40 px) and nothing beyond.
 REACH = 80.0
+# Share of the matched photo detail added to the smooth fill (studio/engines/detail.py).
+DETAIL = 0.5
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
 
 
@@ -107,9 +110,9 @@ class PhotoInpainter:
     def __init__(self, model: str | object = PHOTO_INPAINT_MODEL, device=None, *, seed: int | None = None,
                  feather: int = 2, merge: int = 24, margin: tuple[int, int, float] = (24, 256, 0.5),
                  reach: float = REACH, max_pixels: int = 1024 * 1024, max_regions: int = 64, bf16: bool | None = None,
-                 smooth: float | None = None, mirror: bool = True):
-        """model: a checkpoint name or path, or an InpaintNet. The net is deterministic: `seed`
-        is accepted for the engines' common signature and changes nothing."""
+                 smooth: float | None = None, mirror: bool = True, detail: float = DETAIL):
+        """model: a checkpoint name or path, or an InpaintNet. The net is deterministic; `seed`
+        (default 0) only picks among the closest detail sources, so a result repeats exactly."""
         import torch
 
         from studio.devices import pick_device
@@ -134,6 +137,7 @@ class PhotoInpainter:
             smooth = SMOOTH_SIGMA if getattr(self.net, "upsample", "shuffle") == "shuffle" else 0.0
         self.smooth = float(smooth)
         self.mirror = bool(mirror)
+        self.detail = float(detail)
 
     def run(self, rgb: np.ndarray, mask: np.ndarray, job: Job | None = None) -> np.ndarray:
         """rgb: HxWx3 float32 in [0,1]; mask: HxW in [0,1], white = fill."""
@@ -175,4 +179,8 @@ class PhotoInpainter:
         y = y[0].permute(1, 2, 0).cpu().numpy()
         if self.smooth > 0:  # at the net's own resolution, where its period-4 pattern lives
             y = cv2.GaussianBlur(y, (0, 0), self.smooth)
-        return np.clip(_resize(y, (w, h)), 0.0, 1.0)
+        y = np.clip(_resize(y, (w, h)), 0.0, 1.0)
+        if self.detail > 0:  # at the photo's own resolution: its texture, at its scale
+            shown = np.where(hole[..., None], y, crop).astype(np.float32)
+            y[hole] = transfer_detail(shown, hole, self.detail, seed=self.seed or 0)[hole]
+        return y
