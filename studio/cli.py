@@ -55,6 +55,16 @@ def _box(text: str) -> tuple[int, int, int, int]:
     return x, y, w, h
 
 
+def _detail(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"--detail wants a number from 0 to 1, got {text!r}")
+    return v
+
+
 def _attr_setting(text: str) -> tuple[str, float]:
     name, sep, value = text.partition("=")
     try:
@@ -94,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--steps", type=int, default=None, help="search steps (face engine)")
     i.add_argument("--seed", type=int, default=None, help="random seed, for reproducible results")
     i.add_argument("--box", type=_box, default=None, help="face crop x,y,w,h (skips face detection)")
+    i.add_argument("--detail", type=_detail, default=None, metavar="0..1",
+                   help="photo engine: how much texture matched from the rest of the photo is added to the "
+                        "fill (default 0.3; 0 = the net's smooth fill)")
 
     e = sub.add_parser("edit", parents=[common, dev], help="change face attributes (IcGAN)")
     e.add_argument("image", type=Path)

@@ -92,7 +92,9 @@ def make_inpainter(args):
         except ModuleNotFoundError:
             raise StudioError("the photo inpainting engine is not available in this version yet; "
                               "try --engine classic") from None
-        return PhotoInpainter(PHOTO_INPAINT_MODEL, device=device, seed=args.seed)
+        detail = getattr(args, "detail", None)
+        return PhotoInpainter(PHOTO_INPAINT_MODEL, device=device, seed=args.seed,
+                              **({} if detail is None else {"detail": detail}))
 
     makers = {"face": face, "photo": photo, "classic": ClassicInpainter}
     if args.engine == "auto" and args.box is not None:

@@ -193,6 +193,15 @@ def test_trainer_smoke_run_exports_a_checkpoint_the_engine_loads(tmp_path, monke
     assert out.shape == img.shape and np.isfinite(out).all()
     far = cv2.dilate(mask, np.ones((7, 7), np.uint8)) == 0
     assert np.array_equal(out[far], img[far])
+    # The CLI's (and the UI's) --detail reaches the engine; without it, the engine's default.
+    from types import SimpleNamespace
+
+    from studio.commands import make_inpainter
+    from studio.engines.detail import STRENGTH
+
+    opts = dict(engine="photo", device="cpu", steps=None, seed=None, box=None)
+    assert make_inpainter(SimpleNamespace(**opts, detail=0.8)).detail == 0.8
+    assert make_inpainter(SimpleNamespace(**opts, detail=None)).detail == STRENGTH
 
 
 def _two_holes():

@@ -2,6 +2,8 @@
 
 import time
 
+import pytest
+
 import numpy as np
 from PySide6.QtCore import QElapsedTimer, QTimer
 
@@ -21,12 +23,15 @@ def test_inpaint_runs_in_the_background_and_is_one_undoable_step(qtbot, opened, 
     before = w.document.picture.rgb.copy()
     w.inpaint_panel.engine.setCurrentText("classic")
     w.inpaint_panel.seed.setValue(7)
+    assert w.inpaint_panel.detail.value() == 30  # the photo engine's default texture strength
+    w.inpaint_panel.detail.setValue(60)
     assert w.inpaint_panel.run()
     assert w.job_bar.isVisible() and w.cancel_button.isVisible()
     wait_idle(qtbot, w)
     rgb = w.document.picture.rgb
     assert np.allclose(rgb[12, 15], (0, 1, 0)) and np.array_equal(rgb[30, 40], before[30, 40])
     assert fake_inpainter.built[-1]["engine"] == "classic" and fake_inpainter.built[-1]["seed"] == 7
+    assert fake_inpainter.built[-1]["detail"] == pytest.approx(0.6)
     assert w.preview.shown is not None  # the engine's preview reached the preview widget
     assert "fake" in w.statusBar().currentMessage()
     assert w.document.dirty and not w.job_bar.isVisible()

@@ -112,8 +112,8 @@ def fake_inpainter(monkeypatch):
     engine = FakeInpainter()
     seen = []
 
-    def build(engine_name, device, steps, seed, box):
-        seen.append(dict(engine=engine_name, device=device, steps=steps, seed=seed, box=box))
+    def build(engine_name, device, steps, seed, box, detail=None):
+        seen.append(dict(engine=engine_name, device=device, steps=steps, seed=seed, box=box, detail=detail))
         return engine
 
     monkeypatch.setattr(ui_engines, "build_inpainter", build)

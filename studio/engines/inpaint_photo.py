@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from studio.engines.blend import composite, feather as feather_mask
-from studio.engines.detail import transfer_detail
+from studio.engines.detail import STRENGTH as DETAIL, transfer_detail
 from studio.devices import supports_bf16
 from studio.engines.masks import require_hole
 from studio.errors import CheckpointError
@@ -29,8 +29,6 @@ SMOOTH_SIGMA = 1.6
 # resolution. The net was trained on 128-px crops, but the benchmark's 256-px crops gained
 # hole PSNR up to 80 px (+0.16 dB on 50-60 % holes over 40 px) and nothing beyond.
 REACH = 80.0
-# Share of the matched photo detail added to the smooth fill (studio/engines/detail.py).
-DETAIL = 0.5
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
 
 

@@ -18,10 +18,10 @@ INPAINT_ENGINES = ("auto", "face", "photo", "classic")
 UPSCALE_ARCHITECTURE = "srresnet"
 
 
-def build_inpainter(engine: str, device: str, steps: int | None, seed: int | None, box):
+def build_inpainter(engine: str, device: str, steps: int | None, seed: int | None, box, detail: float | None = None):
     from studio import commands
 
-    args = SimpleNamespace(engine=engine, device=device, steps=steps, seed=seed, box=box)
+    args = SimpleNamespace(engine=engine, device=device, steps=steps, seed=seed, box=box, detail=detail)
     return commands.make_inpainter(args)  # the CLI's rules: auto's fallbacks, box -> face engine
 
 
@@ -87,9 +87,9 @@ class Engines:
             self._cache[key] = engine
         return engine
 
-    def inpainter(self, engine: str, device: str, steps=None, seed=None, box=None):
-        key = ("inpaint", engine, device, steps, seed, box)
-        return self._get(key, lambda: build_inpainter(engine, device, steps, seed, box))
+    def inpainter(self, engine: str, device: str, steps=None, seed=None, box=None, detail=None):
+        key = ("inpaint", engine, device, steps, seed, box, detail)
+        return self._get(key, lambda: build_inpainter(engine, device, steps, seed, box, detail))
 
     def upscaler(self, model: str, device: str, tile=None):
         return self._get(("upscale", model, device, tile), lambda: build_upscaler(model, device, tile))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from studio.engines.detail import STRENGTH as PHOTO_DETAIL
 from studio.ui import history as hist
 from studio.ui.engines import INPAINT_ENGINES
 
@@ -50,6 +51,12 @@ class InpaintPanel(QWidget):
         self.seed.setSpecialValueText("random")
         self.seed.setToolTip("Same seed, same result")
         form.addRow("Seed:", self.seed)
+        self.detail = QSpinBox(minimum=0, maximum=100, singleStep=10, suffix=" %")
+        self.detail.setValue(round(PHOTO_DETAIL * 100))
+        self.detail.setToolTip("Photo engine: texture copied from similar parts of the photo into the fill. "
+                               "0 % gives the network's smooth fill; more looks sharper but strays further "
+                               "from what was there")
+        form.addRow("Detail:", self.detail)
         layout.addLayout(form)
         self.run_button = QPushButton("Fill masked area")
         self.run_button.clicked.connect(self.run)
@@ -58,7 +65,7 @@ class InpaintPanel(QWidget):
 
     def options(self) -> dict:
         return dict(engine=self.engine.currentText(), steps=self.steps.value() or None,
-                    seed=None if self.seed.value() < 0 else self.seed.value())
+                    seed=None if self.seed.value() < 0 else self.seed.value(), detail=self.detail.value() / 100)
 
     def run(self) -> bool:
         doc = self.host.document
@@ -74,7 +81,7 @@ class InpaintPanel(QWidget):
 
         def work(job):
             job.progress(0.0, f"loading the {opts['engine']} engine")
-            engine = engines.inpainter(opts["engine"], device, opts["steps"], opts["seed"], box)
+            engine = engines.inpainter(opts["engine"], device, opts["steps"], opts["seed"], box, opts["detail"])
             out = engine.run(rgb, mask8.astype(np.float32) * np.float32(1 / 255), job)
             choice = getattr(engine, "last_choice", "") or getattr(engine, "name", opts["engine"])
             step = hist.image_step(f"Inpaint ({choice})", hist.quantize(rgb, bits), hist.quantize(out, bits))
