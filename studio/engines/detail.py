@@ -25,10 +25,10 @@ MAX_SOURCES = 4096  # candidate known blocks per crop (sampled): bounds time and
 CHUNK = 2048  # target blocks matched at once
 
 
-def _block_features(low: np.ndarray, ys: np.ndarray, xs: np.ndarray, b: int) -> np.ndarray:
-    """Each block's low frequencies at half resolution, flattened: (n, (b/2)^2 * 3)."""
+def _block_features(small: np.ndarray, ys: np.ndarray, xs: np.ndarray, b: int) -> np.ndarray:
+    """Each block's low frequencies from `small` (the low layer at half resolution), flattened:
+    (n, (b/2)^2 * 3)."""
     h2 = b // 2
-    small = cv2.resize(low, (low.shape[1] // 2, low.shape[0] // 2), interpolation=cv2.INTER_AREA)
     iy = (ys // 2)[:, None, None] + np.arange(h2)[None, :, None]
     ix = (xs // 2)[:, None, None] + np.arange(h2)[None, None, :]
     iy = np.minimum(iy, small.shape[0] - 1)
@@ -70,8 +70,9 @@ def transfer_detail(image: np.ndarray, hole: np.ndarray, strength: float, *, see
         return image
     import torch  # the matching is two big matrix operations: torch's matmul and top-k are fast
 
-    src = torch.from_numpy(_block_features(low, sy, sx, b))
-    tgt = torch.from_numpy(_block_features(low, ty, tx, b))
+    small = cv2.resize(low, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    src = torch.from_numpy(_block_features(small, sy, sx, b))
+    tgt = torch.from_numpy(_block_features(small, ty, tx, b))
     src_sq = (src ** 2).sum(1)
     k = min(topk, len(sy))
     pick = np.empty(len(ty), np.int64)
