@@ -65,6 +65,16 @@ def _detail(text: str) -> float:
     return v
 
 
+def _gain(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not 0.0 < v <= 4.0:
+        raise argparse.ArgumentTypeError(f"--gain wants a number above 0 and at most 4, got {text!r}")
+    return v
+
+
 def _attr_setting(text: str) -> tuple[str, float]:
     name, sep, value = text.partition("=")
     try:
@@ -116,6 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--box", type=_box, default=None, help="face crop x,y,w,h (skips face detection)")
     e.add_argument("--face", type=int, default=None, metavar="K",
                    help="which detected face to edit, counted from the left (default: the largest)")
+    e.add_argument("--transfer", choices=("local", "delta", "replace"), default="local",
+                   help="local (default): the generator's pixels where the edit changes the face strongly, "
+                        "else only the change; delta: only the change (keeps the most of the person, "
+                        "weaker edits); replace: the generated face")
+    e.add_argument("--gain", type=_gain, default=None,
+                   help="scale of the change the generator is asked for (default: the model card's "
+                        "calibrated gain per attribute; 1 = the plain IcGAN edit)")
+    e.add_argument("--no-links", dest="links", action="store_false",
+                   help="do not make other hair colours absent when one is made present (nor bald vs. bangs, "
+                        "straight vs. wavy hair)")
     e.add_argument("--model", default=None)
 
     sub.add_parser("models", parents=[common], help="list installed checkpoints and their metrics")

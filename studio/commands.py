@@ -132,7 +132,8 @@ def run_edit(args) -> int:
         except ModuleNotFoundError:
             raise StudioError("face attribute editing is not available in this version yet") from None
         engine = FaceEditor(args.model or EDIT_MODEL, device=pick_device(args.device), box=args.box,
-                            face_index=getattr(args, "face", None))
+                            face_index=getattr(args, "face", None), transfer=getattr(args, "transfer", "local"),
+                            gain=getattr(args, "gain", None), links=getattr(args, "links", True))
         engine.check_attributes(changes)
         return engine
 

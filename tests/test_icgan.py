@@ -11,8 +11,10 @@ import torch
 from PIL import Image
 
 from studio.checkpoints import load_model
+from studio.engines import edit as edit_engine
 from studio.engines import faces
-from studio.engines.edit import FaceEditor, crop_matrix, eye_angle, face_weight
+from studio.bench.edit import GAINS
+from studio.engines.edit import Y_LIMIT, FaceEditor, crop_matrix, eye_angle, face_weight, local_weight
 from studio.errors import StudioError
 from studio.nets import registry
 from studio.nets.icgan import AttributeJudge, IcGAN64
@@ -242,6 +244,45 @@ def test_replace_and_latent_modes_and_a_rotated_paste(trained, editor):
     assert np.array_equal(out[far], img[far]) and not np.array_equal(out, img)
 
 
+def test_gain_links_and_the_local_transfer(trained, monkeypatch):
+    path = str(trained[3] / "icgan-t.safetensors")
+    ed = FaceEditor(path, upscale=None, refine_steps=0, gain=2.0)
+    s = ed.encode(photo(seed=2), box=(50, 30, 96, 96))
+    ix = {a: i for i, a in enumerate(ATTRIBUTES)}
+    start = s.y.clone()
+    # The change of y is the asked change times the gain; an attribute nobody moved keeps y bit-exact.
+    z, y = ed._latents(s, {"Smiling": 0.5, "Male": s.values["Male"]})
+    assert torch.equal(z, s.z) and y[ix["Male"]] == start[ix["Male"]]
+    assert y[ix["Smiling"]].item() == pytest.approx(start[ix["Smiling"]].item() + 2 * (0.5 - s.values["Smiling"]))
+    assert ed._latents(s, {"Smiling": 2})[1][ix["Smiling"]] == Y_LIMIT  # clamped: far beyond, G paints noise
+    # Links: blond hair makes the other colours absent, unless the user moved them as well.
+    y = ed._latents(s, {"Blond_Hair": 1})[1]
+    for other in ("Black_Hair", "Brown_Hair", "Gray_Hair"):
+        assert y[ix[other]] <= start[ix[other]] and y[ix[other]] < 0
+    assert y[ix["Bald"]] == start[ix["Bald"]]  # not linked to hair colour
+    own = {"Blond_Hair": 1, "Black_Hair": s.values["Black_Hair"] + 0.25}
+    assert ed.linked(s, own)["Black_Hair"] == own["Black_Hair"]
+    assert ed.linked(s, {"Blond_Hair": -1}) == {"Blond_Hair": -1}  # making absent pulls nothing
+    ed.links = False
+    assert ed.linked(s, {"Blond_Hair": 1}) == {"Blond_Hair": 1}
+    # Local transfer: no change is the face itself; pixels the edit changes a lot are G's own.
+    assert np.array_equal(s.preview(), s.image64)
+    monkeypatch.setattr(edit_engine, "LOCAL_TAU", 1e-3)  # the tiny test net changes little: count it as much
+    edited = ed._generate(*(t[None] for t in ed._latents(s, {"Eyeglasses": 2})))
+    w = local_weight(edited, s.reconstruction)[0, ..., 0]
+    out = s.preview({"Eyeglasses": 2})
+    strong = w == 1
+    assert strong.any() and np.allclose(out[strong], edited[0][strong], atol=1e-6)
+    ed.transfer = "delta"
+    delta = s.preview({"Eyeglasses": 2})
+    weak = w == 0
+    if weak.any():
+        assert np.allclose(out[weak], delta[weak], atol=1e-6)
+    assert local_weight(s.reconstruction[None], s.reconstruction).max() == 0
+    with pytest.raises(StudioError, match="gain"):
+        FaceEditor(path, upscale=None, gain=0)
+
+
 def test_crop_matrix_and_face_weight_geometry():
     box = (10, 20, 50, 50)
     A = crop_matrix(box, 0.0)
@@ -298,19 +339,36 @@ def test_bench_on_tiny_data(trained, tmp_path, capsys):
     model, judge = str(tmp_path / "icgan-t.safetensors"), str(tmp_path / "judge-t.safetensors")
     args = ["--faces", str(data), "--attrs", str(attrs), "--holdout", "6", "--n", "3", "--model", model,
             "--judge", judge, "--refine", "2", "--grid", str(tmp_path / "g.jpg"), "--grid-rows", "2",
-            "--json", str(tmp_path / "r.json"), "--update-card"]
+            "--json", str(tmp_path / "r.json"), "--update-card", "--calibrate", "4"]
     assert bench(args) == 0
     r = json.loads((tmp_path / "r.json").read_text())
     assert r["n"] == 3 and set(r["per_attribute"]) == set(ATTRIBUTES)
-    for key in ("ey_acc", "success_label_delta", "kept_label_delta", "success_latent_replace"):
+    for key in ("ey_acc", "success_label", "kept_label", "success_latent", "success_replace", "success_plain"):
         assert 0 <= r["mean"][key] <= 1
     assert r["ms_per_edit"] > 0 and math.isfinite(r["psnr_recon_refined_db"])
+    assert set(r["psnr_edit_vs_face_db"]) == {"label", "latent", "replace", "plain"}
     assert cv2.imread(str(tmp_path / "g.jpg")).shape[1] == 2 * (2 + 20 * 66)
     card = json.loads((tmp_path / "icgan-t.json").read_text())
     assert set(card["edit_methods"]) == set(ATTRIBUTES) and "edit_success_pct" in card["metrics"]
-    assert "| **mean** |" in capsys.readouterr().out
-    ed = FaceEditor(model, upscale=None)  # the editor follows the card's choice per attribute
-    assert ed.methods == card["edit_methods"]
+    assert set(card["edit_gains"]) == set(ATTRIBUTES) and set(card["edit_gains"].values()) <= set(GAINS)
+    assert {row["gain"] for row in r["per_attribute"].values()} <= set(GAINS)
+    out = capsys.readouterr().out
+    assert "| **mean** |" in out and "calibrated on 4 training faces" in out
+    ed = FaceEditor(model, upscale=None)  # the editor follows the card's choices per attribute
+    assert ed.methods == card["edit_methods"] and ed.gains == card["edit_gains"]
+
+
+def test_calibration_picks_the_smallest_gain_the_reader_accepts(editor):
+    from studio.bench.edit import calibrate
+
+    faces = [photo(64, 64, seed=k) for k in range(2)]
+    labels = -np.ones((2, len(ATTRIBUTES)), int)  # every flip asks for "present"
+    everyone = lambda imgs: np.ones((len(imgs), len(ATTRIBUTES)), int)  # reads all present
+    gains, rate = calibrate(editor, everyone, faces, labels)
+    assert set(gains.values()) == {GAINS[0]} and rate.shape == (len(GAINS), len(ATTRIBUTES))
+    nobody = lambda imgs: -np.ones((len(imgs), len(ATTRIBUTES)), int)  # never: the best (first) is kept
+    assert set(calibrate(editor, nobody, faces, labels)[0].values()) == {GAINS[0]}
+    assert editor.gains == dict.fromkeys(ATTRIBUTES, 1.0)  # the editor's own settings come back
 
 
 def test_cli_edit_with_box_and_face_option(trained, tmp_path):
@@ -331,3 +389,12 @@ def test_cli_edit_with_box_and_face_option(trained, tmp_path):
     assert np.array_equal(res[outside], img8[outside])
     assert main(["edit", str(src), "--set", "Beard=1", "-o", str(out), "--quiet",
                  "--model", str(trained[3] / "icgan-t.safetensors")]) == 2
+    plain = tmp_path / "plain.png"  # the paper's edit: gain 1, no links, only the change
+    assert main(["edit", str(src), "--set", "Smiling=1", "-o", str(plain), "--box", "60,30,90,90", "--quiet",
+                 "--model", str(trained[3] / "icgan-t.safetensors"), "--gain", "1", "--transfer", "delta",
+                 "--no-links"]) == 0
+    assert np.array_equal(np.asarray(Image.open(plain))[outside], img8[outside])
+    for bad in (["--gain", "0"], ["--gain", "x"], ["--transfer", "paste"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["edit", str(src), "--set", "Smiling=1", "-o", str(plain), *bad])
+        assert exit_info.value.code == 2

@@ -68,7 +68,7 @@ def test_upscale_refuses_results_over_the_pixel_limit(opened, tiny_srgan, monkey
 class FakeSession:
     def __init__(self, rgb, box):
         self.rgb, self.box = rgb, box
-        self.values = {"Smiling": -0.5, "Eyeglasses": 0.25}
+        self.values = {"Smiling": -0.5, "Eyeglasses": 0.2513}  # between two slider steps
         self.previews = []
 
     def preview(self, values):
@@ -129,6 +129,7 @@ def test_face_sliders_preview_render_and_reset(qtbot, opened, fake_editor, fake_
         panel.sliders["Smiling"].setValue(v)
     qtbot.waitUntil(lambda: not panel._preview_busy and panel._preview_pending is None, timeout=5000)
     assert session.previews[-1]["Smiling"] == 1.5 and len(session.previews) < 21
+    assert session.previews[-1]["Eyeglasses"] == 0.2513  # unmoved: exactly the start, not the slider's 0.25
     assert np.allclose(w.preview.shown, 3.5 / 4)
     # Release (or Apply): one full-resolution undoable step.
     panel.sliders["Smiling"].sliderReleased.emit()

@@ -10,11 +10,24 @@ Values: +1 = attribute present, -1 = absent, as in the label file; sliders reach
 exaggerate. A face's start value is 2*sigmoid(logit) - 1 of E_y's logit (in (-1, 1): the
 classifier's confidence), which is also exactly the y the generator gets for "no change".
 
-Transfer ("delta", the default): the photo gets only the CHANGE the generator makes,
-x + G(z, y') - G(z, y), so the face keeps its identity and full resolution, and an edit that
-changes nothing changes no pixel. "replace" pastes G(z, y') itself. The change is brought to
-full size by the face super-resolution model when installed (else Lanczos), rotated back and
-blended with a soft ellipse inside the face square: every pixel outside it is returned exactly.
+Gain: a generator trained briefly follows y only weakly (at y = +-1 most edits are too faint
+to read), so a moved attribute gets y' = y + gain * (value - y), like a guidance scale. The
+card's `edit_gains` holds one gain per attribute, calibrated on training faces with E_y by
+`studio bench edit --calibrate`; cards without it get 1 (the plain IcGAN edit).
+
+Links: making a hair colour present makes the other hair colours absent (and likewise bald vs.
+bangs, straight vs. wavy hair), unless the user set those too: "blond and black hair" is no
+face the generator has seen, and users mean "make it blond".
+
+Transfer ("local", the default): the photo gets the CHANGE the generator makes,
+x + G(z, y') - G(z, y), so the face keeps its identity and full resolution and an edit that
+changes nothing changes no pixel; where the edit changes the face strongly (new glasses, hair
+of another colour) those pixels are taken from G(z, y') itself, where adding a difference to a
+face that differs from the reconstruction would leave the old attribute showing through.
+"delta" is the pure difference everywhere; "replace" pastes G(z, y') itself. The change is
+brought to full size by the face super-resolution model when installed (else Lanczos), rotated
+back and blended with a soft ellipse inside the face square: every pixel outside it is
+returned exactly.
 """
 
 from __future__ import annotations
@@ -35,7 +48,22 @@ from studio.jobs import Job, quiet_job
 DEFAULT_MODEL = "icgan-faces64"
 VALUE_LIMIT = 2.0
 METHODS = ("label", "latent")
-TRANSFERS = ("delta", "replace")
+TRANSFERS = ("local", "delta", "replace")
+Y_LIMIT = 4.0  # the generator's y after the gain; beyond this it paints noise, not faces
+LOCAL_TAU = 0.2  # "local" transfer: summed RGB change (in [0, 1] units) at which G's pixels win outright
+LOCAL_SIGMA = 1.5  # blur of that change map at 64 px, so the switch has no hard edges
+# Making the key attribute present makes these absent (unless the user set them as well).
+LINKS = {
+    "Black_Hair": ("Blond_Hair", "Brown_Hair", "Gray_Hair"),
+    "Blond_Hair": ("Black_Hair", "Brown_Hair", "Gray_Hair"),
+    "Brown_Hair": ("Black_Hair", "Blond_Hair", "Gray_Hair"),
+    "Gray_Hair": ("Black_Hair", "Blond_Hair", "Brown_Hair"),
+    "Bald": ("Bangs", "Straight_Hair", "Wavy_Hair", "Receding_Hairline"),
+    "Bangs": ("Bald",),
+    "Receding_Hairline": ("Bald",),
+    "Straight_Hair": ("Wavy_Hair", "Bald"),
+    "Wavy_Hair": ("Straight_Hair", "Bald"),
+}
 REFINE_STEPS = 15  # z refinement steps at encode; a card's edit.refine_steps overrides it
 REFINE_LR = 0.05
 LEVEL_MIN_DEGREES = 1.0  # smaller tilts are left alone (no resampling for nothing)
@@ -109,6 +137,14 @@ def _resize(img: np.ndarray, side: int, *, clip: bool) -> np.ndarray:
     return (np.clip(out, 0, 1) if clip else out).astype(np.float32)
 
 
+def local_weight(gen: np.ndarray, rec: np.ndarray) -> np.ndarray:
+    """(N, 64, 64, 1) in [0, 1]: how strongly each pixel of the edits `gen` changed from the
+    reconstruction (0 where nothing changed, so an unchanged face stays bit-exact)."""
+    change = np.abs(gen - rec[None]).sum(3)
+    blurred = np.stack([cv2.GaussianBlur(c, (0, 0), LOCAL_SIGMA) for c in change])
+    return np.clip(blurred / LOCAL_TAU, 0, 1)[..., None].astype(np.float32)
+
+
 @dataclass
 class EditSession:
     """One encoded face. values: the start value of every attribute (-2..2); box: the face
@@ -138,7 +174,10 @@ class EditSession:
                 gen[i] = self.reconstruction  # bit-exact "no change", whatever the batch size
         if ed.transfer == "replace":
             return gen
-        return np.clip(self.image64[None] + (gen - self.reconstruction[None]), 0, 1).astype(np.float32)
+        out = self.image64[None] + (gen - self.reconstruction[None])
+        if ed.transfer == "local":
+            out += local_weight(gen, self.reconstruction) * (gen - out)
+        return np.clip(out, 0, 1).astype(np.float32)
 
     def render(self, values: dict[str, float] | None = None, job: Job | None = None) -> np.ndarray:
         """The whole photo with the edit: float32, same size; pixels outside the face square
@@ -157,8 +196,9 @@ class FaceEditor:
     name = "edit"
 
     def __init__(self, model: str | object = DEFAULT_MODEL, device=None, *, box: faces.Box | None = None,
-                 face_index: int | None = None, method: str = "auto", transfer: str = "delta",
-                 refine_steps: int | None = None, upscale="auto", level: bool = True, attributes=None):
+                 face_index: int | None = None, method: str = "auto", transfer: str = "local",
+                 refine_steps: int | None = None, upscale="auto", level: bool = True, attributes=None,
+                 gain: float | None = None, links: bool = True):
         card: dict = {}
         if isinstance(model, str):
             from studio.checkpoints import load_model
@@ -186,6 +226,11 @@ class FaceEditor:
         if not bool(self.net.directions.abs().sum() > 0):  # no directions stored: only the label edit works
             self.methods = dict.fromkeys(self.attributes, "label")
         self.transfer = transfer
+        if gain is not None and not 0 < float(gain) <= 10:
+            raise StudioError(f"gain {gain}: give a number above 0 (1 = the plain IcGAN edit)")
+        card_gains = card.get("edit_gains", {})
+        self.gains = {a: float(gain if gain is not None else card_gains.get(a, 1.0)) for a in self.attributes}
+        self.links = bool(links)
         self.refine_steps = int(card.get("edit", {}).get("refine_steps", REFINE_STEPS) if refine_steps is None
                                 else refine_steps)
         if upscale == "auto":  # the face SR checkpoint when installed, else a Lanczos resize
@@ -287,15 +332,30 @@ class FaceEditor:
         t = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].to(self.device)
         return t * 2 - 1
 
+    def linked(self, session: EditSession, values: dict[str, float]) -> dict[str, float]:
+        """The values with LINKS applied: an attribute made (more) present pushes its partners
+        to at most minus its value, except partners the user moved as well."""
+        if not self.links:
+            return values
+        out = dict(values)
+        for a, v in values.items():
+            if v <= 0 or v <= session.values[a]:
+                continue
+            for b in LINKS.get(a, ()):
+                if b in session.values and values.get(b, session.values[b]) == session.values[b]:
+                    out[b] = min(out.get(b, session.values[b]), -v)
+        return out
+
     def _latents(self, session: EditSession, values: dict[str, float]) -> tuple[torch.Tensor, torch.Tensor]:
         """(z', y') for the given values (missing attributes keep their start values)."""
         z, y = session.z.clone(), session.y.clone()
-        for a, v in values.items():
+        for a, v in self.linked(session, values).items():
             i = self.attributes.index(a)
+            step = self.gains[a] * (v - session.values[a])  # 0 for an unmoved attribute: y stays bit-exact
             if self.methods[a] == "latent":  # direction = mean code with - without: a change of 2
-                z += (v - session.values[a]) / 2 * self.net.directions[i].to(z)
-            else:
-                y[i] = v
+                z += step / 2 * self.net.directions[i].to(z)
+            elif step != 0:
+                y[i] = max(-Y_LIMIT, min(Y_LIMIT, float(session.y[i]) + step))
         return z.clamp_(-Z_LIMIT, Z_LIMIT), y
 
     def _generate(self, z: torch.Tensor, y: torch.Tensor) -> np.ndarray:
@@ -308,9 +368,9 @@ class FaceEditor:
         h, w = rgb.shape[:2]
         if self.upscale is not None:  # sharper: both through the same SR, so only the edit differs
             big = np.asarray(self.upscale(edited), np.float32)
-            change = big - np.asarray(self.upscale(session.image64), np.float32) if self.transfer == "delta" else big
+            change = big - np.asarray(self.upscale(session.image64), np.float32) if self.transfer != "replace" else big
         else:
-            change = edited - session.image64 if self.transfer == "delta" else edited
+            change = edited - session.image64 if self.transfer != "replace" else edited
         change = _resize(change, s, clip=self.transfer == "replace")
         weight = face_weight(s)
         job.progress(0.7, "blending")
@@ -333,7 +393,7 @@ class FaceEditor:
         wgt = to_photo(weight)
         fill = to_photo(np.ascontiguousarray(change))
         orig = rgb[y0:y1, x0:x1]
-        if self.transfer == "delta":  # orig + w * change: a zero change leaves a pixel bit-exact
+        if self.transfer != "replace":  # orig + w * change: a zero change leaves a pixel bit-exact
             blended = np.clip(orig + wgt[..., None] * fill, 0, 1)
             out[y0:y1, x0:x1] = np.where(wgt[..., None] > 0, blended, orig).astype(rgb.dtype)
         else:

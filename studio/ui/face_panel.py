@@ -158,7 +158,14 @@ class FacePanel(QWidget):
 
     # ------------------------------------------------------------ values
     def values(self) -> dict[str, float]:
-        return {n: s.value() / SLIDER_SCALE for n, s in self.sliders.items()}
+        """Slider values; a slider left at its start gives the exact start value, so the engine
+        sees it as unmoved (no change from rounding, and its links still apply)."""
+        out = {}
+        for n, s in self.sliders.items():
+            start = self.start_values[n]
+            at_start = s.value() == int(round(np.clip(start, -RANGE, RANGE) * SLIDER_SCALE))
+            out[n] = start if at_start else s.value() / SLIDER_SCALE
+        return out
 
     def set_values(self, values: dict[str, float]) -> None:
         """Move sliders without a preview per slider (one preview afterwards)."""
