@@ -272,9 +272,16 @@ def test_gain_links_and_the_local_transfer(trained, monkeypatch):
     w = local_weight(edited, s.reconstruction)[0, ..., 0]
     out = s.preview({"Eyeglasses": 2})
     strong = w == 1
-    assert strong.any() and np.allclose(out[strong], edited[0][strong], atol=1e-6)
+    # There the detail is G's and only the broad tone (blur of sigma LOCAL_TONE_SIGMA) the photo's own.
+    tone = cv2.GaussianBlur(s.image64 - s.reconstruction, (0, 0), edit_engine.LOCAL_TONE_SIGMA)
+    expect = np.clip(edited[0] + tone, 0, 1)
+    assert strong.any() and np.allclose(out[strong], expect[strong], atol=1e-5)
+    delta = s.preview({"Eyeglasses": 2}, "delta")  # per call, as the app's "subtle" box asks
     ed.transfer = "delta"
-    delta = s.preview({"Eyeglasses": 2})
+    assert np.array_equal(delta, s.preview({"Eyeglasses": 2}))
+    assert np.array_equal(out, s.preview({"Eyeglasses": 2}, "local"))
+    with pytest.raises(StudioError, match="transfer 'paste'"):
+        s.render({"Eyeglasses": 2}, transfer="paste")
     weak = w == 0
     if weak.any():
         assert np.allclose(out[weak], delta[weak], atol=1e-6)
@@ -346,7 +353,7 @@ def test_bench_on_tiny_data(trained, tmp_path, capsys):
     for key in ("ey_acc", "success_label", "kept_label", "success_latent", "success_replace", "success_plain"):
         assert 0 <= r["mean"][key] <= 1
     assert r["ms_per_edit"] > 0 and math.isfinite(r["psnr_recon_refined_db"])
-    assert set(r["psnr_edit_vs_face_db"]) == {"label", "latent", "replace", "plain"}
+    assert set(r["psnr_edit_vs_face_db"]) == {"label", "latent", "subtle", "replace", "plain"}
     assert cv2.imread(str(tmp_path / "g.jpg")).shape[1] == 2 * (2 + 20 * 66)
     card = json.loads((tmp_path / "icgan-t.json").read_text())
     assert set(card["edit_methods"]) == set(ATTRIBUTES) and "edit_success_pct" in card["metrics"]

@@ -69,13 +69,15 @@ class FakeSession:
     def __init__(self, rgb, box):
         self.rgb, self.box = rgb, box
         self.values = {"Smiling": -0.5, "Eyeglasses": 0.2513}  # between two slider steps
-        self.previews = []
+        self.previews, self.transfers = [], []
 
-    def preview(self, values):
+    def preview(self, values, transfer=None):
         self.previews.append(dict(values))
+        self.transfers.append(transfer)
         return np.full((64, 64, 3), (values["Smiling"] + 2) / 4, np.float32)
 
-    def render(self, values, job=None):
+    def render(self, values, job=None, transfer=None):
+        self.transfers.append(transfer)
         if job:
             job.progress(0.5, "rendering")
         out = self.rgb.copy()
@@ -131,6 +133,12 @@ def test_face_sliders_preview_render_and_reset(qtbot, opened, fake_editor, fake_
     assert session.previews[-1]["Smiling"] == 1.5 and len(session.previews) < 21
     assert session.previews[-1]["Eyeglasses"] == 0.2513  # unmoved: exactly the start, not the slider's 0.25
     assert np.allclose(w.preview.shown, 3.5 / 4)
+    assert session.transfers[-1] == "local"
+    panel.subtle.setChecked(True)  # "subtle": a new preview, the pure difference transfer
+    qtbot.waitUntil(lambda: session.transfers[-1] == "delta", timeout=5000)
+    panel.subtle.setChecked(False)
+    qtbot.waitUntil(lambda: session.transfers[-1] == "local", timeout=5000)
+    qtbot.waitUntil(lambda: not panel._preview_busy and panel._preview_pending is None, timeout=5000)
     # Release (or Apply): one full-resolution undoable step.
     panel.sliders["Smiling"].sliderReleased.emit()
     wait_idle(qtbot, w)

@@ -12,6 +12,7 @@ Per attribute and on average, on the last --holdout faces by file number (never 
 for these edits:
   label      the app's edit: y changed with the card's gains and links, "local" transfer
   latent     the same, moving z along the attribute's mean-code direction instead of y
+  subtle     the label edit with the pure difference transfer (the app's "Subtle" box)
   replace    the label edit, pasting the generated face itself
   plain      the IcGAN paper's edit: y set to +-1 (gain 1, no links), pure difference transfer
 and for each, the PSNR of the edited faces against the face itself (how much of the person is
@@ -41,7 +42,8 @@ from studio.train.data import list_images
 LATENT_MARGIN = 0.02  # mean of success and kept must beat the label edit's by this much
 # name: (method, transfer, the card's gains and links? else gain 1 and no links)
 VARIANTS = {"label": ("label", "local", True), "latent": ("latent", "local", True),
-            "replace": ("label", "replace", True), "plain": ("label", "delta", False)}
+            "subtle": ("label", "delta", True), "replace": ("label", "replace", True),
+            "plain": ("label", "delta", False)}
 GAINS = (1.0, 1.5, 2.0, 2.5, 3.0)
 CALIBRATE_TARGET = 0.9  # about E_y's own accuracy on real faces: the edit reads like the real thing
 

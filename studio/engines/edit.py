@@ -23,7 +23,8 @@ Transfer ("local", the default): the photo gets the CHANGE the generator makes,
 x + G(z, y') - G(z, y), so the face keeps its identity and full resolution and an edit that
 changes nothing changes no pixel; where the edit changes the face strongly (new glasses, hair
 of another colour) those pixels are taken from G(z, y') itself, where adding a difference to a
-face that differs from the reconstruction would leave the old attribute showing through.
+face that differs from the reconstruction would leave the old attribute showing through (only
+the detail is taken: the broad colours stay the photo's, as G's skin tones are often off).
 "delta" is the pure difference everywhere; "replace" pastes G(z, y') itself. The change is
 brought to full size by the face super-resolution model when installed (else Lanczos), rotated
 back and blended with a soft ellipse inside the face square: every pixel outside it is
@@ -52,6 +53,7 @@ TRANSFERS = ("local", "delta", "replace")
 Y_LIMIT = 4.0  # the generator's y after the gain; beyond this it paints noise, not faces
 LOCAL_TAU = 0.2  # "local" transfer: summed RGB change (in [0, 1] units) at which G's pixels win outright
 LOCAL_SIGMA = 1.5  # blur of that change map at 64 px, so the switch has no hard edges
+LOCAL_TONE_SIGMA = 8.0  # ...though the face keeps its own colours at this scale (G's skin tones are off)
 # Making the key attribute present makes these absent (unless the user set them as well).
 LINKS = {
     "Black_Hair": ("Blond_Hair", "Brown_Hair", "Gray_Hair"),
@@ -160,33 +162,39 @@ class EditSession:
     y: torch.Tensor = field(repr=False)
     reconstruction: np.ndarray = field(repr=False)  # G(z, y), float32 [0, 1]
 
-    def preview(self, values: dict[str, float] | None = None) -> np.ndarray:
+    def preview(self, values: dict[str, float] | None = None, transfer: str | None = None) -> np.ndarray:
         """The edited 64x64 face (one generator pass), float32 HxWx3 in [0, 1]."""
-        return self.previews([values or {}])[0]
+        return self.previews([values or {}], transfer)[0]
 
-    def previews(self, values_list: list[dict[str, float]]) -> np.ndarray:
-        """Several edits of this face in one batched generator pass: (N, 64, 64, 3)."""
+    def previews(self, values_list: list[dict[str, float]], transfer: str | None = None) -> np.ndarray:
+        """Several edits of this face in one batched generator pass: (N, 64, 64, 3). transfer:
+        one of TRANSFERS for this call (default: the editor's)."""
         ed = self.editor
+        transfer = ed.check_transfer(transfer)
         zs, ys = zip(*(ed._latents(self, ed.check_attributes(v)) for v in values_list))
         gen = ed._generate(torch.stack(zs), torch.stack(ys))
         for i, (z, y) in enumerate(zip(zs, ys)):
             if torch.equal(z, self.z) and torch.equal(y, self.y):
                 gen[i] = self.reconstruction  # bit-exact "no change", whatever the batch size
-        if ed.transfer == "replace":
+        if transfer == "replace":
             return gen
         out = self.image64[None] + (gen - self.reconstruction[None])
-        if ed.transfer == "local":
-            out += local_weight(gen, self.reconstruction) * (gen - out)
+        if transfer == "local":  # G's own pixels where it changed a lot, but the photo's overall tone
+            rest = self.reconstruction - self.image64  # = gen - out: what the photo has that G missed
+            rest = rest - cv2.GaussianBlur(rest, (0, 0), LOCAL_TONE_SIGMA)
+            out += local_weight(gen, self.reconstruction) * rest[None]
         return np.clip(out, 0, 1).astype(np.float32)
 
-    def render(self, values: dict[str, float] | None = None, job: Job | None = None) -> np.ndarray:
+    def render(self, values: dict[str, float] | None = None, job: Job | None = None,
+               transfer: str | None = None) -> np.ndarray:
         """The whole photo with the edit: float32, same size; pixels outside the face square
         (and wherever the soft face mask is 0) are returned exactly."""
         job = job or quiet_job()
+        transfer = self.editor.check_transfer(transfer)
         job.progress(0.0, "editing the face")
-        edited = self.preview(values)
+        edited = self.preview(values, transfer)
         job.progress(0.3, "bringing the face back to size")
-        return self.editor._paste(self, edited, job)
+        return self.editor._paste(self, edited, job, transfer)
 
 
 class FaceEditor:
@@ -259,6 +267,13 @@ class FaceEditor:
                                   "(1 = present, -1 = absent)")
             out[self.attributes[i]] = v
         return out
+
+    def check_transfer(self, transfer: str | None) -> str:
+        if transfer is None:
+            return self.transfer
+        if transfer not in TRANSFERS:
+            raise StudioError(f"transfer {transfer!r}: choose {', '.join(TRANSFERS)}")
+        return transfer
 
     # -- the face ------------------------------------------------------------------------
 
@@ -363,15 +378,15 @@ class FaceEditor:
             out = self.net.generator(z.to(self.device), y.to(self.device)).float()
         return out.add(1).mul(0.5).clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
 
-    def _paste(self, session: EditSession, edited: np.ndarray, job: Job) -> np.ndarray:
+    def _paste(self, session: EditSession, edited: np.ndarray, job: Job, transfer: str) -> np.ndarray:
         rgb, (x, y, s, _) = session.rgb, session.box
         h, w = rgb.shape[:2]
         if self.upscale is not None:  # sharper: both through the same SR, so only the edit differs
             big = np.asarray(self.upscale(edited), np.float32)
-            change = big - np.asarray(self.upscale(session.image64), np.float32) if self.transfer != "replace" else big
+            change = big - np.asarray(self.upscale(session.image64), np.float32) if transfer != "replace" else big
         else:
-            change = edited - session.image64 if self.transfer != "replace" else edited
-        change = _resize(change, s, clip=self.transfer == "replace")
+            change = edited - session.image64 if transfer != "replace" else edited
+        change = _resize(change, s, clip=transfer == "replace")
         weight = face_weight(s)
         job.progress(0.7, "blending")
         A = crop_matrix(session.box, session.angle)
@@ -393,7 +408,7 @@ class FaceEditor:
         wgt = to_photo(weight)
         fill = to_photo(np.ascontiguousarray(change))
         orig = rgb[y0:y1, x0:x1]
-        if self.transfer != "replace":  # orig + w * change: a zero change leaves a pixel bit-exact
+        if transfer != "replace":  # orig + w * change: a zero change leaves a pixel bit-exact
             blended = np.clip(orig + wgt[..., None] * fill, 0, 1)
             out[y0:y1, x0:x1] = np.where(wgt[..., None] > 0, blended, orig).astype(rgb.dtype)
         else:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSlider, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSlider,
+                               QVBoxLayout, QWidget)
 
 from studio.ui import history as hist
 from studio.ui.history import Patch, Step
@@ -62,6 +62,12 @@ class FacePanel(QWidget):
         scroll.setVisible(False)  # until a face is found
         self.scroll = scroll
         layout.addWidget(scroll, 10)
+        self.subtle = QCheckBox("Subtle: keep the photo's own face")
+        self.subtle.setToolTip("Add only the change the generator makes to your photo: more of the person stays, "
+                               "but edits are fainter. Off: where an edit changes the face a lot (new glasses, "
+                               "another hair colour) the generated pixels are used.")
+        self.subtle.toggled.connect(lambda _on: self.request_preview())
+        layout.addWidget(self.subtle)
         layout.addStretch(1)
         row = QHBoxLayout()
         self.apply_button = QPushButton("Apply")
@@ -192,11 +198,15 @@ class FacePanel(QWidget):
         if not self._preview_busy:
             self._send_preview()
 
+    def transfer(self) -> str:
+        """How the edit reaches the photo (the engine's transfer names)."""
+        return "delta" if self.subtle.isChecked() else "local"
+
     def _send_preview(self) -> None:
         values, self._preview_pending = self._preview_pending, None
-        session = self.session
+        session, transfer = self.session, self.transfer()
         self._preview_busy = True
-        self.host.runner.start("preview", lambda job: session.preview(values), self._previewed,
+        self.host.runner.start("preview", lambda job: session.preview(values, transfer), self._previewed,
                                on_error=self._preview_failed, on_cancel=self._preview_done, background=True)
 
     def _previewed(self, rgb) -> None:
@@ -222,9 +232,10 @@ class FacePanel(QWidget):
             self._render_pending = values
             return True
         session, bits, rgb = self.session, self.host.document.bit_depth, self.host.document.picture.rgb
+        transfer = self.transfer()
 
         def work(job):
-            out = session.render(values, job)
+            out = session.render(values, job, transfer)
             step = hist.image_step("Edit face attributes", hist.quantize(rgb, bits), hist.quantize(out, bits))
             if step is not None:
                 step.tag = {"face_session": session, "values": values}
