@@ -215,6 +215,10 @@ def test_encode_preview_render_change_only_the_face_square(editor):
     p = s.preview({"Smiling": 1.5})
     assert p.shape == (64, 64, 3) and p.dtype == np.float32 and 0 <= p.min() and p.max() <= 1
     assert np.array_equal(s.render(s.values), img)  # no change: not one pixel differs
+    shown = img.copy()
+    s2 = editor.encode(shown, box=box)
+    shown[:] = 0  # the app applies a render to its picture in place: the next render starts afresh
+    assert np.array_equal(s2.render(s2.values), img)
     flipped = {a: -np.sign(v) * 2 for a, v in s.values.items()}
     out = s.render(flipped)
     assert out.shape == img.shape and out.dtype == np.float32

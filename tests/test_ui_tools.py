@@ -133,7 +133,7 @@ def test_face_sliders_preview_render_and_reset(qtbot, opened, fake_editor, fake_
     assert session.previews[-1]["Smiling"] == 1.5 and len(session.previews) < 21
     assert session.previews[-1]["Eyeglasses"] == 0.2513  # unmoved: exactly the start, not the slider's 0.25
     assert np.allclose(w.preview.shown, 3.5 / 4)
-    assert session.transfers[-1] == "local"
+    assert session.transfers[-1] == "local" and panel.subtle.isVisibleTo(panel)
     panel.subtle.setChecked(True)  # "subtle": a new preview, the pure difference transfer
     qtbot.waitUntil(lambda: session.transfers[-1] == "delta", timeout=5000)
     panel.subtle.setChecked(False)
@@ -167,6 +167,7 @@ def test_face_sliders_preview_render_and_reset(qtbot, opened, fake_editor, fake_
     w.inpaint_panel.run()
     wait_idle(qtbot, w)
     assert panel.session is None and not panel.sliders and "find the face again" in panel.message.text()
+    assert not panel.subtle.isVisibleTo(panel)
 
 
 def test_face_box_goes_to_the_editor(qtbot, opened, fake_editor):  # noqa: F811

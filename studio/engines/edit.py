@@ -298,7 +298,9 @@ class FaceEditor:
 
     def encode(self, rgb: np.ndarray, job: Job | None = None, *, box: faces.Box | None = None) -> EditSession:
         job = job or quiet_job()
-        rgb = np.asarray(rgb, np.float32)
+        # A copy: renders are absolute (this photo plus the edit), and the app edits its picture in
+        # place when a render is applied, which must not leak into the next render.
+        rgb = np.array(rgb, np.float32, copy=True)
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise StudioError("face editing needs an RGB image")
         job.progress(0.0, "finding the face")

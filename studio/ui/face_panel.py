@@ -105,6 +105,7 @@ class FacePanel(QWidget):
         self.apply_button.setEnabled(False)
         self.reset_button.setEnabled(False)
         self.scroll.setVisible(False)
+        self.subtle.setVisible(False)
         if not self.unavailable:
             self.message.setText(why or "Find the face to edit its attributes. Draw a face box (F) "
                                  "if the face is not found.")
@@ -154,6 +155,7 @@ class FacePanel(QWidget):
         self.apply_button.setEnabled(True)
         self.reset_button.setEnabled(True)
         self.scroll.setVisible(True)
+        self.subtle.setVisible(True)
         if self.host.document is not None and self.host.document.face_box is None:
             self.host.canvas.set_box(tuple(int(v) for v in session.box))  # show which face it found
         x, y, w, h = session.box
