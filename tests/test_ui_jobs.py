@@ -21,17 +21,26 @@ def test_inpaint_runs_in_the_background_and_is_one_undoable_step(qtbot, opened, 
     w = opened
     paint_square(w)
     before = w.document.picture.rgb.copy()
-    w.inpaint_panel.engine.setCurrentText("classic")
-    w.inpaint_panel.seed.setValue(7)
-    assert w.inpaint_panel.detail.value() == 30  # the photo engine's default texture strength
-    w.inpaint_panel.detail.setValue(60)
+    panel = w.inpaint_panel
+    assert panel.detail.value() == 30  # the photo engine's default texture strength
+    panel.detail.setValue(60)
+    panel.engine.setCurrentText("photo")
+    assert panel.detail.isEnabled() and not panel.steps.isEnabled()
+    assert panel.options()["detail"] == pytest.approx(0.6) and panel.options()["steps"] is None
+    panel.engine.setCurrentText("face")
+    assert panel.steps.isEnabled() and not panel.detail.isEnabled() and panel.options()["detail"] is None
+    panel.engine.setCurrentText("auto")
+    assert panel.steps.isEnabled() and panel.detail.isEnabled()
+    panel.engine.setCurrentText("classic")  # reads neither: both greyed out, neither keys the engine cache
+    assert not panel.steps.isEnabled() and not panel.detail.isEnabled()
+    panel.seed.setValue(7)
     assert w.inpaint_panel.run()
     assert w.job_bar.isVisible() and w.cancel_button.isVisible()
     wait_idle(qtbot, w)
     rgb = w.document.picture.rgb
     assert np.allclose(rgb[12, 15], (0, 1, 0)) and np.array_equal(rgb[30, 40], before[30, 40])
     assert fake_inpainter.built[-1]["engine"] == "classic" and fake_inpainter.built[-1]["seed"] == 7
-    assert fake_inpainter.built[-1]["detail"] == pytest.approx(0.6)
+    assert fake_inpainter.built[-1]["detail"] is None
     assert w.preview.shown is not None  # the engine's preview reached the preview widget
     assert "fake" in w.statusBar().currentMessage()
     assert w.document.dirty and not w.job_bar.isVisible()

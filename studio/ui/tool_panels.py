@@ -58,14 +58,25 @@ class InpaintPanel(QWidget):
                                "from what was there")
         form.addRow("Detail:", self.detail)
         layout.addLayout(form)
+        self.engine.currentTextChanged.connect(self._engine_changed)
+        self._engine_changed(self.engine.currentText())
         self.run_button = QPushButton("Fill masked area")
         self.run_button.clicked.connect(self.run)
         layout.addWidget(self.run_button)
         layout.addStretch(1)
 
+    def _engine_changed(self, name: str) -> None:
+        """Only the settings the chosen engine reads are enabled (auto may pick either network)."""
+        self.steps.setEnabled(name in ("auto", "face"))
+        self.detail.setEnabled(name in ("auto", "photo"))
+
     def options(self) -> dict:
-        return dict(engine=self.engine.currentText(), steps=self.steps.value() or None,
-                    seed=None if self.seed.value() < 0 else self.seed.value(), detail=self.detail.value() / 100)
+        """The settings for the chosen engine; the ones it ignores are None, so changing them
+        does not rebuild a cached engine."""
+        engine = self.engine.currentText()
+        return dict(engine=engine, steps=(self.steps.value() or None) if self.steps.isEnabled() else None,
+                    seed=None if self.seed.value() < 0 else self.seed.value(),
+                    detail=self.detail.value() / 100 if self.detail.isEnabled() else None)
 
     def run(self) -> bool:
         doc = self.host.document
