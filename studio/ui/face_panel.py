@@ -160,7 +160,8 @@ class FacePanel(QWidget):
             self.host.canvas.set_box(tuple(int(v) for v in session.box))  # show which face it found
         x, y, w, h = session.box
         self.message.setText(f"Face at {x},{y} ({w}×{h}). Drag a slider for a live preview; release or "
-                             "Apply renders it on the photo.")
+                             "Apply renders it on the photo. Making a hair colour present removes the "
+                             "others (bald removes bangs and hair styles) unless you set them too.")
         self.request_preview()
         self.host.status(f"Face found: {len(attributes)} attributes")
 
