@@ -341,21 +341,48 @@ def test_old_photo_mask_agrees_with_the_real_damage(shared_data):
     assert a["iou"] > 0.6 and a["recall"] > 0.75
 
 
-def test_mirrored_second_pass_makes_the_fill_mirror_consistent():
+def test_views_make_the_fill_consistent_under_flips_and_transposes():
     # An untrained net returns the push-pull fill, which is already symmetric: give it a
-    # random (lopsided) output layer so the mirrored pass has something to even out.
+    # random (lopsided) output layer so the views have something to even out.
     torch.manual_seed(0)
     net = InpaintNet(8, (1, 2))
     torch.nn.init.normal_(net.tail.weight, std=0.2)
     img = _smooth_image(np.random.default_rng(5), 64, 64)
     mask = np.zeros((64, 64), np.float32)
     mask[16:44, 10:40] = 1  # its crop (hole + margin) is the whole 64x64 image: no padding
-    for mirror in (False, True):
-        eng = PhotoInpainter(net, device="cpu", bf16=False, mirror=mirror, detail=0)  # detail is not mirror-blind
+    # Telea and detail transfer are not symmetric: only the net's views are tested here.
+    for views in (1, 2, 8):
+        eng = PhotoInpainter(net, device="cpu", bf16=False, views=views, detail=0, classic_share=0)
         a = eng.run(img, mask)
-        b = eng.run(img[:, ::-1].copy(), mask[:, ::-1].copy())[:, ::-1]
-        gap = float(np.abs(a - b).max())
-        assert gap < 1e-5 if mirror else gap > 1e-2, (mirror, gap)
+        mirrored = eng.run(img[:, ::-1].copy(), mask[:, ::-1].copy())[:, ::-1]
+        swapped = eng.run(img.transpose(1, 0, 2).copy(), mask.T.copy()).transpose(1, 0, 2)
+        gap_m, gap_t = float(np.abs(a - mirrored).max()), float(np.abs(a - swapped).max())
+        assert gap_m < 1e-5 if views > 1 else gap_m > 1e-2, (views, gap_m)
+        assert gap_t < 1e-5 if views == 8 else gap_t > 1e-2, (views, gap_t)
+
+
+def test_views_fit_the_net_time_budget():
+    from studio.engines.inpaint_photo import VIEW_BUDGET, views_for
+
+    assert views_for(256 * 256) == 8  # the benchmark's crops
+    assert views_for(1024 * 1024) == 2  # the speed target's one big region
+    assert views_for(VIEW_BUDGET // 4) == 4 and views_for(VIEW_BUDGET // 4 + 1) == 2
+    assert views_for(4096 * 4096) == 1
+    with pytest.raises(ValueError):
+        PhotoInpainter(_net(), device="cpu", views=3)
+
+
+def test_classic_share_blends_telea_into_the_hole_only():
+    img = _textured(2)
+    mask = np.zeros(img.shape[:2], np.float32)
+    mask[30:66, 24:70] = 1
+    hole = mask > 0.5
+    net = _net()
+    pure = PhotoInpainter(net, device="cpu", bf16=False, detail=0, classic_share=0, feather=0).run(img, mask)
+    mixed = PhotoInpainter(net, device="cpu", bf16=False, detail=0, classic_share=0.5, feather=0).run(img, mask)
+    telea = cv2.inpaint(np.round(img * 255).astype(np.uint8), hole.astype(np.uint8), 5, cv2.INPAINT_TELEA) / 255
+    assert np.array_equal(mixed[~hole], img[~hole])
+    assert np.abs(mixed[hole] - (pure[hole] + telea[hole]) / 2).max() < 1e-5
 
 
 def _textured(seed=0, size=96):

@@ -22,7 +22,9 @@ def test_inpaint_runs_in_the_background_and_is_one_undoable_step(qtbot, opened, 
     paint_square(w)
     before = w.document.picture.rgb.copy()
     panel = w.inpaint_panel
-    assert panel.detail.value() == 30  # the photo engine's default texture strength
+    from studio.engines.detail import STRENGTH
+
+    assert panel.detail.value() == round(STRENGTH * 100)  # the photo engine's default texture strength
     panel.detail.setValue(60)
     panel.engine.setCurrentText("photo")
     assert panel.detail.isEnabled() and not panel.steps.isEnabled()
