@@ -370,6 +370,8 @@ def test_views_fit_the_net_time_budget():
     assert views_for(4096 * 4096) == 1
     with pytest.raises(ValueError):
         PhotoInpainter(_net(), device="cpu", views=3)
+    with pytest.raises(ValueError):
+        PhotoInpainter(_net(), device="cpu", classic_share=1.5)
 
 
 def test_classic_share_blends_telea_into_the_hole_only():

@@ -175,6 +175,8 @@ class PhotoInpainter:
         if views is not None and views not in (1, 2, 4, 8):
             raise ValueError("views must be 1, 2, 4 or 8")
         self.views = views
+        if not 0.0 <= classic_share <= 1.0:
+            raise ValueError("classic_share must be in [0, 1]")
         self.classic_share = float(classic_share)
         self.detail = float(detail)
 
@@ -223,8 +225,9 @@ class PhotoInpainter:
         if self.smooth > 0:  # at the net's own resolution, where its period-4 pattern lives
             y = cv2.GaussianBlur(y, (0, 0), self.smooth)
         y = np.clip(_resize(y, (w, h)), 0.0, 1.0)
-        if self.classic_share > 0:  # at the photo's resolution: Telea continues its sharp edges
-            t = cv2.inpaint(np.round(crop * 255).astype(np.uint8), hole.astype(np.uint8), 5, cv2.INPAINT_TELEA)
+        if self.classic_share > 0:  # see CLASSIC_SHARE; 8 bits are plenty for a 10 % share
+            crop8 = np.round(np.clip(crop, 0, 1) * 255).astype(np.uint8)
+            t = cv2.inpaint(crop8, hole.astype(np.uint8), 5, cv2.INPAINT_TELEA)
             y = (1 - self.classic_share) * y + self.classic_share * (t.astype(np.float32) / 255)
         if self.detail > 0:  # at the photo's own resolution: its texture, at its scale
             shown = np.where(hole[..., None], y, crop).astype(np.float32)
