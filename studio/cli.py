@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--box", type=_box, default=None, help="face crop x,y,w,h (skips face detection)")
     i.add_argument("--detail", type=_detail, default=None, metavar="0..1",
                    help="photo engine: how much texture matched from the rest of the photo is added to the "
-                        "fill (default 0.4; 0 = the net's smooth fill)")
+                        "fill (default 0.5; 0 = the net's smooth fill)")
 
     e = sub.add_parser("edit", parents=[common, dev], help="change face attributes (IcGAN)")
     e.add_argument("image", type=Path)
