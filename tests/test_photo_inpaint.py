@@ -375,10 +375,7 @@ def test_views_fit_the_net_time_budget():
 
 
 def test_classic_share_blends_telea_into_the_hole_only():
-    img = _textured(2)
-    mask = np.zeros(img.shape[:2], np.float32)
-    mask[30:66, 24:70] = 1
-    hole = mask > 0.5
+    img, mask, hole = _textured_with_hole(2)
     net = _net()
     pure = PhotoInpainter(net, device="cpu", bf16=False, detail=0, classic_share=0, feather=0).run(img, mask)
     mixed = PhotoInpainter(net, device="cpu", bf16=False, detail=0, classic_share=0.5, feather=0).run(img, mask)
@@ -392,6 +389,14 @@ def _textured(seed=0, size=96):
     rng = np.random.default_rng(seed)
     base = _smooth_image(rng, size, size)
     return np.clip(base + rng.normal(0, 0.06, base.shape).astype(np.float32), 0, 1)
+
+
+def _textured_with_hole(seed):
+    """A textured image, a float mask over a box inside it, and that mask as bool."""
+    img = _textured(seed)
+    mask = np.zeros(img.shape[:2], np.float32)
+    mask[30:66, 24:70] = 1
+    return img, mask, mask > 0.5
 
 
 def test_detail_transfer_gives_a_flat_fill_the_texture_around_it():
@@ -422,10 +427,7 @@ def test_detail_transfer_gives_a_flat_fill_the_texture_around_it():
 def test_engine_adds_detail_inside_the_hole_only():
     from studio.metrics import detail_ratio
 
-    img = _textured(1)
-    mask = np.zeros(img.shape[:2], np.float32)
-    mask[30:66, 24:70] = 1
-    hole = mask > 0.5
+    img, mask, hole = _textured_with_hole(1)
     net = _net()
     plain = PhotoInpainter(net, device="cpu", bf16=False, detail=0).run(img, mask)
     rich = PhotoInpainter(net, device="cpu", bf16=False, detail=1.0).run(img, mask)
