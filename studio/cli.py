@@ -13,6 +13,9 @@ import sys
 from pathlib import Path
 
 from studio import __version__
+from studio import options as opt
+from studio.catalogue import TOOLS
+from studio.devices import CHOICES
 from studio.errors import StudioError
 
 EXIT_OK, EXIT_FAIL, EXIT_CANCELLED = 0, 2, 130
@@ -45,44 +48,38 @@ def _fail(message: str) -> int:
     return EXIT_FAIL
 
 
-def _box(text: str) -> tuple[int, int, int, int]:
-    try:
-        x, y, w, h = (int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--box wants x,y,w,h in pixels, got {text!r}") from None
-    if w <= 0 or h <= 0:
-        raise argparse.ArgumentTypeError("--box width and height must be positive")
-    return x, y, w, h
+def _option_type(s: opt.Spec, name: str):
+    """argparse's type= for one option: the option's own parsing and bounds."""
+    def parse(text: str):
+        try:
+            return opt.parse_text(s, name, text)
+        except StudioError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    return parse
 
 
-def _detail(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        v = -1.0
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(f"--detail wants a number from 0 to 1, got {text!r}")
-    return v
+def add_options(parser: argparse.ArgumentParser, options_class) -> None:
+    """One argument per field of a tool's options class, from its Spec."""
+    for f in opt.fields(options_class):
+        s, name = opt.spec(f), opt.flag_name(f)
+        kw = dict(dest=f.name, help=s.help)
+        if s.kind == "bool":  # the flag turns the default around
+            kw["help"] = f"do not {s.help}" if f.default else s.help
+            parser.add_argument(name, action="store_false" if f.default else "store_true", **kw)
+        elif s.kind == "choice":
+            parser.add_argument(name, default=f.default, choices=s.choices, **kw)
+        elif s.kind == "pairs":
+            parser.add_argument(name, type=_option_type(s, name), action="append", required=s.required,
+                                metavar=s.metavar, **kw)
+        else:
+            parser.add_argument(name, type=_option_type(s, name), default=f.default, metavar=s.metavar, **kw)
 
 
-def _gain(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        v = -1.0
-    if not 0.0 < v <= 4.0:
-        raise argparse.ArgumentTypeError(f"--gain wants a number above 0 and at most 4, got {text!r}")
-    return v
-
-
-def _attr_setting(text: str) -> tuple[str, float]:
-    name, sep, value = text.partition("=")
-    try:
-        if not sep or not name:
-            raise ValueError
-        return name.strip(), float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--set wants ATTR=VALUE (e.g. Smiling=1), got {text!r}") from None
+def options_from(args, options_class):
+    """The options object of the parsed arguments (validated by its class)."""
+    values = {f.name: getattr(args, f.name) for f in opt.fields(options_class)}
+    return options_class(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,45 +95,17 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("file", nargs="?", type=Path)
 
     dev = argparse.ArgumentParser(add_help=False)
-    dev.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    dev.add_argument("--device", default="auto", choices=CHOICES)
 
-    u = sub.add_parser("upscale", parents=[common, dev], help="4x super-resolution (SRGAN)")
-    u.add_argument("input", type=Path, help="image file or folder")
-    u.add_argument("-o", "--output", type=Path, required=True, help="output file or folder")
-    u.add_argument("--model", default=None, help="checkpoint name (see `studio models`)")
-    u.add_argument("--tile", type=int, default=None, help="tile size in input pixels (smaller uses less memory)")
-
-    i = sub.add_parser("inpaint", parents=[common, dev], help="fill the white part of a mask")
-    i.add_argument("image", type=Path, help="image file or folder")
-    i.add_argument("mask", type=Path, help="mask file or folder (white = fill); paired by file name")
-    i.add_argument("-o", "--output", type=Path, required=True)
-    i.add_argument("--engine", default="auto", choices=["auto", "face", "photo", "classic"])
-    i.add_argument("--steps", type=int, default=None, help="search steps (face engine)")
-    i.add_argument("--seed", type=int, default=None, help="random seed, for reproducible results")
-    i.add_argument("--box", type=_box, default=None, help="face crop x,y,w,h (skips face detection)")
-    i.add_argument("--detail", type=_detail, default=None, metavar="0..1",
-                   help="photo engine: how much texture matched from the rest of the photo is added to the "
-                        "fill (default 0.5; 0 = the net's smooth fill)")
-
-    e = sub.add_parser("edit", parents=[common, dev], help="change face attributes (IcGAN)")
-    e.add_argument("image", type=Path)
-    e.add_argument("--set", dest="settings", type=_attr_setting, action="append", required=True,
-                   metavar="ATTR=VALUE", help="e.g. --set Smiling=1 --set Eyeglasses=-1")
-    e.add_argument("-o", "--output", type=Path, required=True)
-    e.add_argument("--box", type=_box, default=None, help="face crop x,y,w,h (skips face detection)")
-    e.add_argument("--face", type=int, default=None, metavar="K",
-                   help="which detected face to edit, counted from the left (default: the largest)")
-    e.add_argument("--transfer", choices=("local", "delta", "replace"), default="local",
-                   help="local (default): the generator's pixels where the edit changes the face strongly, "
-                        "else only the change; delta: only the change (keeps the most of the person, "
-                        "weaker edits); replace: the generated face")
-    e.add_argument("--gain", type=_gain, default=None,
-                   help="scale of the change the generator is asked for (default: the model card's "
-                        "calibrated gain per attribute; 1 = the plain IcGAN edit)")
-    e.add_argument("--no-links", dest="links", action="store_false",
-                   help="do not make other hair colours absent when one is made present (nor bald vs. bangs, "
-                        "straight vs. wavy hair)")
-    e.add_argument("--model", default=None)
+    for t in TOOLS:
+        c = sub.add_parser(t.name, parents=[common, dev], help=t.help)
+        c.add_argument("image", type=Path, help="image file or folder")
+        if t.mask:
+            c.add_argument("mask", type=Path, help="mask file or folder (white = fill); paired by file name")
+        c.add_argument("-o", "--output", type=Path, required=True, help="output file or folder")
+        if t.architectures:
+            c.add_argument("--model", default=None, help=f"checkpoint name (default {t.model}; see `studio models`)")
+        add_options(c, t.options)
 
     sub.add_parser("models", parents=[common], help="list installed checkpoints and their metrics")
 
@@ -195,29 +164,21 @@ def _cmd_models(args) -> int:
     return EXIT_OK
 
 
-def _delegate(table: dict, key: str, args: list[str], what: str) -> int:
-    try:
-        module = importlib.import_module(table[key])
-    except ModuleNotFoundError as e:
-        if e.name and e.name.startswith("studio."):
-            raise StudioError(f"`studio {what} {key}` is not available in this version yet") from None
-        raise
-    return module.main(args) or EXIT_OK
-
-
 def _cmd_train(args) -> int:
-    return _delegate(TRAINERS, args.model, args.args, "train")
+    return importlib.import_module(TRAINERS[args.model]).main(args.args) or EXIT_OK
 
 
 def _cmd_bench(args) -> int:
-    return _delegate(BENCHES, args.task, args.args, "bench")
+    return importlib.import_module(BENCHES[args.task]).main(args.args) or EXIT_OK
 
 
-def _image_command(name: str):
+def _tool_command(tool):
     def run(args) -> int:
-        from studio import commands
+        from studio.commands import run_tool
 
-        return getattr(commands, f"run_{name}")(args)
+        inputs = [args.image, args.mask] if tool.mask else [args.image]
+        return run_tool(tool, options_from(args, tool.options), inputs, args.output, model=getattr(args, "model", None),
+                        device=args.device, quiet=args.quiet, verbose=args.verbose)
 
     return run
 
@@ -227,7 +188,5 @@ COMMANDS = {
     "models": _cmd_models,
     "train": _cmd_train,
     "bench": _cmd_bench,
-    "upscale": _image_command("upscale"),
-    "inpaint": _image_command("inpaint"),
-    "edit": _image_command("edit"),
+    **{t.name: _tool_command(t) for t in TOOLS},
 }

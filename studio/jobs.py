@@ -1,10 +1,12 @@
 """The Qt-free job contract every engine follows.
 
-An engine is a plain function `run(inputs, options, job) -> result`. It calls
+An engine's `run(image, mask, options, job) -> result` calls
 `job.progress(fraction, message, preview)` between steps; that call is also the cancel
 point: once the token is cancelled it raises `Cancelled`, so an engine stops within one
-step without checking anything itself. Engines never write files, which is why a cancelled
-job leaves nothing half-written: the caller saves (atomically) only a finished result.
+step without checking anything itself. `job.note(text)` says what was done (e.g. which
+engine `auto` chose); the caller shows the notes with the result. Engines never write
+files, which is why a cancelled job leaves nothing half-written: the caller saves
+(atomically) only a finished result.
 
 The GUI's worker thread turns `on_progress` into a queued Qt signal; the CLI turns it into
 a tqdm bar. Neither is known here.
@@ -59,11 +61,13 @@ class Job:
         *,
         _offset: float = 0.0,
         _scale: float = 1.0,
+        _notes: list[str] | None = None,
     ) -> None:
         self.on_progress = on_progress
         self.token = token or CancelToken()
         self._offset = _offset
         self._scale = _scale
+        self.notes: list[str] = [] if _notes is None else _notes  # shared with its spans
 
     @property
     def cancelled(self) -> bool:
@@ -81,12 +85,17 @@ class Job:
             f = min(max(float(fraction), 0.0), 1.0)
             self.on_progress(Progress(self._offset + self._scale * f, message, preview))
 
+    def note(self, text: str) -> None:
+        """Say what was done, for the caller to show with the result."""
+        self.notes.append(text)
+
     def span(self, start: float, end: float) -> "Job":
         return Job(
             self.on_progress,
             self.token,
             _offset=self._offset + self._scale * start,
             _scale=self._scale * (end - start),
+            _notes=self.notes,
         )
 
 

@@ -24,8 +24,11 @@ def shave(a: np.ndarray, border: int) -> np.ndarray:
     return a[border:-border, border:-border] if border > 0 else a
 
 
-def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0, where: np.ndarray | None = None) -> float:
+    """PSNR in dB, computed in float64; inf for identical images. Use peak=1.0 for [0, 1] floats.
+    `where` (HxW bool) limits the mean squared error to those pixels, e.g. an inpainted hole."""
+    d = (np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2
+    mse = float(np.mean(d[where] if where is not None else d))
     return float("inf") if mse == 0 else 10.0 * math.log10(peak * peak / mse)
 
 

@@ -9,7 +9,7 @@ from PIL import Image
 from studio.engines import faces
 from studio.engines.blend import feather, poisson_blend
 from studio.engines.faces import (
-    FaceCrop, choose_face, crop_box_for_detection, detect_faces, extract, parse_box, paste, square_box,
+    FaceCrop, choose_face, crop_box_for_detection, detect_faces, extract, paste, square_box,
 )
 from studio.errors import StudioError
 from studio.imageio import Picture, load_image, save_image
@@ -176,10 +176,6 @@ def test_mask64_stays_soft_and_hole_uses_the_documented_threshold():
 
 def test_boxes_and_bad_input_give_clear_errors():
     assert square_box((10, 20, 30, 50)) == (0, 20, 50, 50)
-    assert parse_box("1,2,30,40") == (1, 2, 30, 40)
-    for bad in ("1,2,3", "a,b,c,d", "1,2,0,5"):
-        with pytest.raises(StudioError, match="--box"):
-            parse_box(bad)
     with pytest.raises(StudioError, match="outside"):
         extract(photo(), np.zeros((160, 200), np.float32), (500, 500, 50, 50))
 

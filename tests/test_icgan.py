@@ -1,5 +1,6 @@
 """IcGAN face attribute editing: labels, nets, the phased trainer, the editor, the bench, the CLI."""
 
+import dataclasses
 import json
 import math
 import shutil
@@ -11,15 +12,17 @@ import torch
 from PIL import Image
 
 from studio.checkpoints import load_model
+from studio.data.attributes import ATTRIBUTES, labels_for, read_labels
 from studio.engines import edit as edit_engine
 from studio.engines import faces
 from studio.bench.edit import GAINS
-from studio.engines.edit import Y_LIMIT, FaceEditor, crop_matrix, eye_angle, face_weight, local_weight
+from studio.catalogue import EditOptions
+from studio.engines.edit import Y_LIMIT, FaceEditor, local_weight
+from studio.engines.faces import crop_matrix, eye_angle, face_weight
 from studio.errors import StudioError
 from studio.nets import registry
 from studio.nets.icgan import AttributeJudge, IcGAN64
 from studio.train import icgan as trainer
-from studio.train.attributes import ATTRIBUTES, labels_for, read_labels
 
 ALL40 = ("5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose Black_Hair "
          "Blond_Hair Blurry Brown_Hair Bushy_Eyebrows Chubby Double_Chin Eyeglasses Goatee Gray_Hair Heavy_Makeup "
@@ -209,14 +212,14 @@ def editor(trained):
 def test_encode_preview_render_change_only_the_face_square(editor):
     img = photo()
     box = (60, 30, 90, 90)
-    s = editor.encode(img, box=box)
+    s = editor.encode(img, options=EditOptions(box=box))
     assert s.box == box and s.angle == 0.0
     assert list(s.values) == list(ATTRIBUTES) and all(-1 < v < 1 for v in s.values.values())
     p = s.preview({"Smiling": 1.5})
     assert p.shape == (64, 64, 3) and p.dtype == np.float32 and 0 <= p.min() and p.max() <= 1
     assert np.array_equal(s.render(s.values), img)  # no change: not one pixel differs
     shown = img.copy()
-    s2 = editor.encode(shown, box=box)
+    s2 = editor.encode(shown, options=EditOptions(box=box))
     shown[:] = 0  # the app applies a render to its picture in place: the next render starts afresh
     assert np.array_equal(s2.render(s2.values), img)
     flipped = {a: -np.sign(v) * 2 for a, v in s.values.items()}
@@ -233,9 +236,9 @@ def test_encode_preview_render_change_only_the_face_square(editor):
 def test_replace_and_latent_modes_and_a_rotated_paste(trained, editor):
     img = photo(seed=1)
     ed = FaceEditor(str(trained[3] / "icgan-t.safetensors"), upscale=lambda x: cv2.resize(x, (256, 256)),
-                    method="latent", transfer="replace", refine_steps=0)
+                    method="latent", refine_steps=0)
     assert set(ed.methods.values()) == {"latent"}
-    s = ed.encode(img, box=(40, 20, 100, 100))
+    s = ed.encode(img, options=EditOptions(box=(40, 20, 100, 100), transfer="replace"))
     assert np.array_equal(s.preview(), s.reconstruction)  # replace: the generated face itself
     assert not np.array_equal(s.preview({"Male": 2}), s.reconstruction)  # moved along the direction
     s.angle = 20.0  # paste back a levelled crop: only the rotated square's pixels may change
@@ -250,8 +253,8 @@ def test_replace_and_latent_modes_and_a_rotated_paste(trained, editor):
 
 def test_gain_links_and_the_local_transfer(trained, monkeypatch):
     path = str(trained[3] / "icgan-t.safetensors")
-    ed = FaceEditor(path, upscale=None, refine_steps=0, gain=2.0)
-    s = ed.encode(photo(seed=2), box=(50, 30, 96, 96))
+    ed = FaceEditor(path, upscale=None, refine_steps=0)
+    s = ed.encode(photo(seed=2), options=EditOptions(box=(50, 30, 96, 96), gain=2.0))
     ix = {a: i for i, a in enumerate(ATTRIBUTES)}
     start = s.y.clone()
     # The change of y is the asked change times the gain; an attribute nobody moved keeps y bit-exact.
@@ -267,7 +270,7 @@ def test_gain_links_and_the_local_transfer(trained, monkeypatch):
     own = {"Blond_Hair": 1, "Black_Hair": s.values["Black_Hair"] + 0.25}
     assert ed.linked(s, own)["Black_Hair"] == own["Black_Hair"]
     assert ed.linked(s, {"Blond_Hair": -1}) == {"Blond_Hair": -1}  # making absent pulls nothing
-    ed.links = False
+    s.options = dataclasses.replace(s.options, links=False)
     assert ed.linked(s, {"Blond_Hair": 1}) == {"Blond_Hair": 1}
     # Local transfer: no change is the face itself; pixels the edit changes a lot are G's own.
     assert np.array_equal(s.preview(), s.image64)
@@ -281,17 +284,17 @@ def test_gain_links_and_the_local_transfer(trained, monkeypatch):
     expect = np.clip(edited[0] + tone, 0, 1)
     assert strong.any() and np.allclose(out[strong], expect[strong], atol=1e-5)
     delta = s.preview({"Eyeglasses": 2}, "delta")  # per call, as the app's "subtle" box asks
-    ed.transfer = "delta"
+    s.options = dataclasses.replace(s.options, transfer="delta")
     assert np.array_equal(delta, s.preview({"Eyeglasses": 2}))
     assert np.array_equal(out, s.preview({"Eyeglasses": 2}, "local"))
-    with pytest.raises(StudioError, match="transfer 'paste'"):
+    with pytest.raises(StudioError, match="Transfer wants one of local, delta, replace, got 'paste'"):
         s.render({"Eyeglasses": 2}, transfer="paste")
     weak = w == 0
     if weak.any():
         assert np.allclose(out[weak], delta[weak], atol=1e-6)
     assert local_weight(s.reconstruction[None], s.reconstruction).max() == 0
-    with pytest.raises(StudioError, match="gain"):
-        FaceEditor(path, upscale=None, gain=0)
+    with pytest.raises(StudioError, match="Gain wants a number from 0.1 to 4"):
+        EditOptions(gain=0)
 
 
 def test_crop_matrix_and_face_weight_geometry():
@@ -316,9 +319,9 @@ def test_check_attributes_names_and_ranges(editor):
 def test_no_face_and_face_numbers_are_clear_errors(trained):
     ed = FaceEditor(str(trained[3] / "icgan-t.safetensors"), upscale=None)
     with pytest.raises(StudioError, match="no face found.*--box"):
-        ed.run(photo(), {"Smiling": 1})
-    with pytest.raises(StudioError, match="numbered 1, 2"):
-        FaceEditor(str(trained[3] / "icgan-t.safetensors"), upscale=None, face_index=0)
+        ed.run(photo(), None, EditOptions(changes=(("Smiling", 1),)))
+    with pytest.raises(StudioError, match="Face wants a whole number from 1"):
+        EditOptions(face=0)
     assert eye_angle(photo(), (0, 0, 150, 150)) == 0.0  # no eyes: no levelling
 
 

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 import torch
 
+from studio.catalogue import InpaintOptions
+from studio.data import masks as im
 from studio.engines.inpaint_photo import PhotoInpainter, regions, scale_for
 from studio.errors import Cancelled, CheckpointError, StudioError
 from studio.jobs import Job
 from studio.nets import registry
 from studio.nets.inpaint_net import Discriminator, InpaintNet, push_pull_fill
-from studio.train import inpaint_masks as im
 
 
 def _smooth_image(rng, h, w):
@@ -193,15 +194,26 @@ def test_trainer_smoke_run_exports_a_checkpoint_the_engine_loads(tmp_path, monke
     assert out.shape == img.shape and np.isfinite(out).all()
     far = cv2.dilate(mask, np.ones((7, 7), np.uint8)) == 0
     assert np.array_equal(out[far], img[far])
-    # The CLI's (and the UI's) --detail reaches the engine; without it, the engine's default.
-    from types import SimpleNamespace
-
-    from studio.commands import make_inpainter
+    # The CLI's --detail reaches the photo engine's run (through the inpaint tool); without it,
+    # the default.
+    from studio import model_cache
     from studio.engines.detail import STRENGTH
+    from studio.engines.inpaint import Inpainter
 
-    opts = dict(engine="photo", device="cpu", steps=None, seed=None, box=None)
-    assert make_inpainter(SimpleNamespace(**opts, detail=0.8)).detail == 0.8
-    assert make_inpainter(SimpleNamespace(**opts, detail=None)).detail == STRENGTH
+    seen = []
+
+    class Recorded:
+        def run(self, rgb, mask, options, job):
+            seen.append(options)
+            return engine.run(rgb, mask, options, job)
+
+    monkeypatch.setattr(model_cache, "build_engine", lambda *_: Inpainter(makers={"photo": Recorded}))
+    cv2.imwrite(str(tmp_path / "in.png"), (img * 255).astype(np.uint8))
+    cv2.imwrite(str(tmp_path / "mask.png"), (mask * 255).astype(np.uint8))
+    for detail in (["--detail", "0.8"], []):
+        assert main(["inpaint", str(tmp_path / "in.png"), str(tmp_path / "mask.png"), "-o", str(tmp_path / "out.png"),
+                     "--engine", "photo", "--quiet", *detail]) == 0
+    assert [o.detail for o in seen] == [0.8, STRENGTH] and InpaintOptions().detail == STRENGTH
 
 
 def _two_holes():
@@ -217,7 +229,7 @@ def test_engine_changes_only_masked_and_feathered_pixels_region_by_region():
     img, mask = _two_holes()
     assert len(regions(mask > 0.5, 24, (24, 256, 0.5))) == 2
     seen = []
-    out = PhotoInpainter(_net(), device="cpu", feather=2).run(img, mask, Job(seen.append))
+    out = PhotoInpainter(_net(), device="cpu", feather=2).run(img, mask, None, Job(seen.append))
     assert [p.fraction for p in seen] == [0.0, 0.5, 1.0]
     assert out.dtype == img.dtype and not np.array_equal(out[mask > 0], img[mask > 0])
     near = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
@@ -238,7 +250,7 @@ def test_engine_is_cancellable_between_crops():
 
     job.on_progress = on_progress
     with pytest.raises(Cancelled):
-        PhotoInpainter(_net(), device="cpu").run(img, mask, job)
+        PhotoInpainter(_net(), device="cpu").run(img, mask, None, job)
     assert calls == [0.0, 0.5]
 
 
@@ -277,16 +289,20 @@ def test_wrong_architecture_is_refused(tmp_path, monkeypatch):
 
 
 def test_auto_engine_picks_the_photo_engine_without_a_face_model():
-    from studio.engines.inpaint_auto import AutoInpainter
+    from studio.engines.inpaint import Inpainter
     from studio.engines.inpaint_classic import ClassicInpainter
 
     def no_face():
-        raise StudioError("not installed")
+        raise CheckpointError("not installed")
 
-    auto = AutoInpainter(no_face, lambda: PhotoInpainter(_net(), device="cpu"), ClassicInpainter)
+    auto = Inpainter(makers={"face": no_face, "photo": lambda: PhotoInpainter(_net(), device="cpu"),
+                             "classic": ClassicInpainter})
     img, mask = _two_holes()
-    auto.run(img, mask)
-    assert auto.last_choice == "photo"
+    options = InpaintOptions(engine="auto")
+    assert auto.choose(img, mask, options) == ("photo", options)
+    job = Job()
+    auto.run(img, mask, options, job)
+    assert job.notes == ["photo engine"]
 
 
 # ----------------------------------------------------------------------------- benchmark, old photo
@@ -351,11 +367,12 @@ def test_views_make_the_fill_consistent_under_flips_and_transposes():
     mask = np.zeros((64, 64), np.float32)
     mask[16:44, 10:40] = 1  # its crop (hole + margin) is the whole 64x64 image: no padding
     # Telea and detail transfer are not symmetric: only the net's views are tested here.
+    no_detail = InpaintOptions(detail=0)
     for views in (1, 2, 8):
-        eng = PhotoInpainter(net, device="cpu", bf16=False, views=views, detail=0, classic_share=0)
-        a = eng.run(img, mask)
-        mirrored = eng.run(img[:, ::-1].copy(), mask[:, ::-1].copy())[:, ::-1]
-        swapped = eng.run(img.transpose(1, 0, 2).copy(), mask.T.copy()).transpose(1, 0, 2)
+        eng = PhotoInpainter(net, device="cpu", bf16=False, views=views, classic_share=0)
+        a = eng.run(img, mask, no_detail)
+        mirrored = eng.run(img[:, ::-1].copy(), mask[:, ::-1].copy(), no_detail)[:, ::-1]
+        swapped = eng.run(img.transpose(1, 0, 2).copy(), mask.T.copy(), no_detail).transpose(1, 0, 2)
         gap_m, gap_t = float(np.abs(a - mirrored).max()), float(np.abs(a - swapped).max())
         assert gap_m < 1e-5 if views > 1 else gap_m > 1e-2, (views, gap_m)
         assert gap_t < 1e-5 if views == 8 else gap_t > 1e-2, (views, gap_t)
@@ -377,8 +394,9 @@ def test_views_fit_the_net_time_budget():
 def test_classic_share_blends_telea_into_the_hole_only():
     img, mask, hole = _textured_with_hole(2)
     net = _net()
-    pure = PhotoInpainter(net, device="cpu", bf16=False, detail=0, classic_share=0, feather=0).run(img, mask)
-    mixed = PhotoInpainter(net, device="cpu", bf16=False, detail=0, classic_share=0.5, feather=0).run(img, mask)
+    no_detail = InpaintOptions(detail=0)
+    pure = PhotoInpainter(net, device="cpu", bf16=False, classic_share=0, feather=0).run(img, mask, no_detail)
+    mixed = PhotoInpainter(net, device="cpu", bf16=False, classic_share=0.5, feather=0).run(img, mask, no_detail)
     telea = cv2.inpaint(np.round(img * 255).astype(np.uint8), hole.astype(np.uint8), 5, cv2.INPAINT_TELEA) / 255
     assert np.array_equal(mixed[~hole], img[~hole])
     assert np.abs(mixed[hole] - (pure[hole] + telea[hole]) / 2).max() < 1e-5
@@ -428,9 +446,9 @@ def test_engine_adds_detail_inside_the_hole_only():
     from studio.metrics import detail_ratio
 
     img, mask, hole = _textured_with_hole(1)
-    net = _net()
-    plain = PhotoInpainter(net, device="cpu", bf16=False, detail=0).run(img, mask)
-    rich = PhotoInpainter(net, device="cpu", bf16=False, detail=1.0).run(img, mask)
+    engine = PhotoInpainter(_net(), device="cpu", bf16=False)  # detail is per run: one engine serves both
+    plain = engine.run(img, mask, InpaintOptions(detail=0))
+    rich = engine.run(img, mask, InpaintOptions(detail=1.0))
     far = cv2.dilate(mask, np.ones((7, 7), np.uint8)) == 0
     assert np.array_equal(rich[far], img[far])
     assert detail_ratio(rich, img, hole) > 2 * detail_ratio(plain, img, hole)

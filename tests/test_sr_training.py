@@ -7,10 +7,11 @@ import pytest
 import torch
 from PIL import Image
 
+from studio.data.images import bicubic_down
 from studio.errors import CheckpointError, StudioError
 from studio.metrics import crop_to_multiple, psnr, rgb_to_y, sr_scores, ssim
 from studio.nets.features import RELU_5_4, FeatureNet, random_features, vgg19_features
-from studio.train.sr_data import SRPatches, bicubic_down
+from studio.train.sr_data import SRPatches
 
 
 def test_y_channel_is_bt601_studio_range():
@@ -35,7 +36,7 @@ def test_scores_shave_the_border():
 
 
 def test_bicubic_on_set5_matches_the_literature(shared_data):
-    from studio.train.sr_data import bicubic_up, find_images, read_rgb
+    from studio.data.images import bicubic_up, find_images, read_rgb
 
     scores = []
     for f in find_images([shared_data / "sr" / "Set5"]):

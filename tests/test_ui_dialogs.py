@@ -50,7 +50,7 @@ def test_settings_dialog_sets_device_models_folder_and_engine(qtbot, window, tmp
     from test_ui_support import make_window
 
     w2 = make_window(qtbot, tmp_path)
-    assert w2.settings.device == "cpu" and w2.inpaint_panel.engine.currentText() == "classic"
+    assert w2.settings.device == "cpu" and w2.panel("inpaint").form.controls["engine"].currentText() == "classic"
     w2.shutdown()
 
 

@@ -18,7 +18,7 @@ from test_ui_support import (fake_inpainter, make_window, opened, paint_square, 
 
 def edit(qtbot, w):
     paint_square(w)
-    w.inpaint_panel.run()
+    w.panel("inpaint").run()
     qtbot.waitUntil(lambda: not w.runner.busy, timeout=10_000)
     assert w.document.dirty
 

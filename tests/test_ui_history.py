@@ -4,9 +4,9 @@ import numpy as np
 from PIL import Image
 
 from studio.imageio import load_image
-from studio.ui import brush
-from studio.ui import history as hist
-from studio.ui.document import Document
+from studio.editing import brush
+from studio.editing import history as hist
+from studio.editing.document import Document
 
 
 def doc_of(tmp_path, w=40, h=30, bits=8, budget=hist.DEFAULT_BUDGET) -> Document:

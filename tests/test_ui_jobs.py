@@ -8,8 +8,7 @@ import numpy as np
 from PySide6.QtCore import QElapsedTimer, QTimer
 
 from studio.errors import StudioError
-from studio.ui import engines as ui_engines
-from test_ui_support import (fake_inpainter, opened, paint_square, photo,  # noqa: F401
+from test_ui_support import (fake_engines, fake_inpainter, opened, paint_square, photo,  # noqa: F401
                              window)
 
 
@@ -21,28 +20,32 @@ def test_inpaint_runs_in_the_background_and_is_one_undoable_step(qtbot, opened, 
     w = opened
     paint_square(w)
     before = w.document.picture.rgb.copy()
-    panel = w.inpaint_panel
+    panel = w.panel("inpaint")
+    c = panel.form.controls
     from studio.engines.detail import STRENGTH
 
-    assert panel.detail.value() == round(STRENGTH * 100)  # the photo engine's default texture strength
-    panel.detail.setValue(60)
-    panel.engine.setCurrentText("photo")
-    assert panel.detail.isEnabled() and not panel.steps.isEnabled()
-    assert panel.options()["detail"] == pytest.approx(0.6) and panel.options()["steps"] is None
-    panel.engine.setCurrentText("face")
-    assert panel.steps.isEnabled() and not panel.detail.isEnabled() and panel.options()["detail"] is None
-    panel.engine.setCurrentText("auto")
-    assert panel.steps.isEnabled() and panel.detail.isEnabled()
-    panel.engine.setCurrentText("classic")  # reads neither: both greyed out, neither keys the engine cache
-    assert not panel.steps.isEnabled() and not panel.detail.isEnabled()
-    panel.seed.setValue(7)
-    assert w.inpaint_panel.run()
+    assert c["detail"].value() == round(STRENGTH * 100)  # the photo engine's default texture strength
+    c["detail"].setValue(60)
+    c["engine"].setCurrentText("photo")
+    assert c["detail"].isEnabled() and not c["steps"].isEnabled()
+    assert panel.options().detail == pytest.approx(0.6) and panel.options().steps is None
+    c["steps"].setValue(300)
+    c["engine"].setCurrentText("face")
+    assert c["steps"].isEnabled() and not c["detail"].isEnabled()
+    assert panel.options().detail == STRENGTH and panel.options().steps == 300  # greyed out: the default
+    c["engine"].setCurrentText("auto")
+    assert c["steps"].isEnabled() and c["detail"].isEnabled()
+    c["engine"].setCurrentText("classic")  # reads neither: both greyed out
+    assert not c["steps"].isEnabled() and not c["detail"].isEnabled()
+    c["seed"].setValue(7)
+    assert w.panel("inpaint").run()
     assert w.job_bar.isVisible() and w.cancel_button.isVisible()
     wait_idle(qtbot, w)
     rgb = w.document.picture.rgb
     assert np.allclose(rgb[12, 15], (0, 1, 0)) and np.array_equal(rgb[30, 40], before[30, 40])
-    assert fake_inpainter.built[-1]["engine"] == "classic" and fake_inpainter.built[-1]["seed"] == 7
-    assert fake_inpainter.built[-1]["detail"] is None
+    assert fake_inpainter.built == [("inpaint", None, "auto")]
+    opts = fake_inpainter.options[-1]
+    assert opts.engine == "classic" and opts.seed == 7 and opts.steps is None and opts.detail == STRENGTH
     assert w.preview.shown is not None  # the engine's preview reached the preview widget
     assert "fake" in w.statusBar().currentMessage()
     assert w.document.dirty and not w.job_bar.isVisible()
@@ -56,15 +59,21 @@ def test_inpaint_runs_in_the_background_and_is_one_undoable_step(qtbot, opened, 
     assert w.document.mask[12, 15] == 255 and w.canvas.mask_item.buffer[12, 15, 3] > 0
     w.redo()
     assert np.allclose(w.document.picture.rgb[12, 15], (0, 1, 0))
-    # The engine is built once and reused.
-    paint_square(w)
-    w.inpaint_panel.run()
-    wait_idle(qtbot, w)
-    assert len(fake_inpainter.built) == 1 and fake_inpainter.calls == 2
+    # The engine is built once and reused: other options (seed, steps, detail, engine) load nothing.
+    for control, value in (("seed", 8), ("steps", 400), ("detail", 20), ("engine", "photo")):
+        paint_square(w)
+        form = panel.form
+        form.set_value(control, value / 100 if control == "detail" else value)
+        assert w.panel("inpaint").run()
+        wait_idle(qtbot, w)
+    assert fake_inpainter.built == [("inpaint", None, "auto")] and fake_inpainter.calls == 5
+    last = fake_inpainter.options[-1]
+    assert (last.seed, last.detail, last.engine) == (8, pytest.approx(0.2), "photo")
+    assert w.cache.loads == 1 and w.cache.loaded() == [("inpaint", None, "auto")]
 
 
 def test_inpaint_needs_a_mask(opened, fake_inpainter):  # noqa: F811
-    assert not opened.inpaint_panel.run()
+    assert not opened.panel("inpaint").run()
     assert "Paint the area" in opened.statusBar().currentMessage()
 
 
@@ -73,7 +82,7 @@ def test_cancel_stops_the_job_and_leaves_the_image(qtbot, opened, fake_inpainter
     fake_inpainter.steps, fake_inpainter.delay = 200, 0.02
     paint_square(w)
     before = w.document.picture.rgb.copy()
-    assert w.inpaint_panel.run()
+    assert w.panel("inpaint").run()
     qtbot.waitUntil(lambda: w.job_bar.value() > 0, timeout=5000)
     w.act_cancel.trigger()  # Esc
     wait_idle(qtbot, w)
@@ -86,8 +95,8 @@ def test_a_second_job_is_refused_while_one_runs(qtbot, opened, fake_inpainter): 
     w = opened
     fake_inpainter.steps, fake_inpainter.delay = 20, 0.02
     paint_square(w)
-    assert w.inpaint_panel.run()
-    assert not w.inpaint_panel.run()
+    assert w.panel("inpaint").run()
+    assert not w.panel("inpaint").run()
     assert "Busy" in w.statusBar().currentMessage() and "not started" in w.statusBar().currentMessage()
     # Image steps cannot be undone under a running job; the mask can still be edited.
     w.invert_mask()
@@ -102,21 +111,21 @@ def test_engine_errors_show_a_dialog_and_the_app_goes_on(qtbot, opened, monkeypa
     shown = w.dialogs.errors
 
     class Broken:
-        def run(self, rgb, mask, job):
+        def run(self, rgb, mask, options, job):
             raise StudioError("no face found that holds the mask")
 
     class Buggy:
-        def run(self, rgb, mask, job):
+        def run(self, rgb, mask, options, job):
             raise ZeroDivisionError("oops")
 
     engines = iter([Broken(), Buggy()])
-    monkeypatch.setattr(ui_engines, "build_inpainter", lambda *a: next(engines))
+    fake_engines(monkeypatch, inpaint=lambda: next(engines))
     paint_square(w)
-    w.inpaint_panel.run()
+    w.panel("inpaint").run()
     wait_idle(qtbot, w)
     assert shown[-1][1:] == ("no face found that holds the mask", None)
-    w.inpaint_panel.seed.setValue(3)  # another cache key: builds the next engine
-    w.inpaint_panel.run()
+    w.settings.device = "cpu"  # another device: builds the next engine
+    w.panel("inpaint").run()
     wait_idle(qtbot, w)
     _, text, details = shown[-1]
     assert "ZeroDivisionError" in text and "Traceback" in details
@@ -149,7 +158,7 @@ def test_the_ui_thread_never_stalls_while_a_job_runs(qtbot, opened, monkeypatch)
     w = opened
 
     class Busy:
-        def run(self, rgb, mask, job):
+        def run(self, rgb, mask, options, job):
             a = np.random.default_rng(0).random((160, 160))
             end = time.monotonic() + 1.0
             i = 0
@@ -161,11 +170,11 @@ def test_the_ui_thread_never_stalls_while_a_job_runs(qtbot, opened, monkeypatch)
             out[mask > 0.5] = 0.5
             return out
 
-    monkeypatch.setattr(ui_engines, "build_inpainter", lambda *a: Busy())
+    fake_engines(monkeypatch, inpaint=Busy())
     paint_square(w)
     timer = GapTimer()
     gaps = timer.gaps
-    assert w.inpaint_panel.run()
+    assert w.panel("inpaint").run()
     wait_idle(qtbot, w)
     qtbot.wait(50)
     timer.stop()

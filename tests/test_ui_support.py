@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QPointF, QSettings
 
+from studio import model_cache
 from studio.ui import dialogs
-from studio.ui import engines as ui_engines
 from studio.ui.main_window import MainWindow
 
 
@@ -88,16 +88,17 @@ def view_point(canvas, x: float, y: float):
 
 
 class FakeInpainter:
-    """Fills the hole with flat green, reporting progress (with a 64x64 preview) as it goes."""
-
-    name = "fake"
-    last_choice = "fake"
+    """Fills the hole with flat green, reporting progress (with a 64x64 preview) as it goes;
+    records the options of each run."""
 
     def __init__(self, steps: int = 4, delay: float = 0.0):
         self.steps, self.delay, self.calls = steps, delay, 0
+        self.options = []
 
-    def run(self, rgb, mask, job):
+    def run(self, rgb, mask, options, job):
         self.calls += 1
+        self.options.append(options)
+        job.note("fake engine")
         for i in range(self.steps):
             job.progress(i / self.steps, f"step {i}", np.full((64, 64, 3), i / self.steps, np.float32))
             if self.delay:
@@ -107,17 +108,29 @@ class FakeInpainter:
         return out
 
 
+def fake_engines(monkeypatch, **engines):
+    """Make the model cache build these stand-ins (tool name -> engine, or a callable making
+    one) instead of loading models; returns the list of (tool, model, device) builds."""
+    current = model_cache.build_engine
+    if hasattr(current, "engines"):  # a second fixture adds its stand-ins to the first's
+        current.engines.update(engines)
+        return current.built
+    built = []
+
+    def build(tool, model, device):
+        built.append((tool, model, device))
+        engine = build.engines[tool]
+        return engine() if callable(engine) and not hasattr(engine, "run") else engine
+
+    build.engines, build.built = dict(engines), built
+    monkeypatch.setattr(model_cache, "build_engine", build)
+    return built
+
+
 @pytest.fixture
 def fake_inpainter(monkeypatch):
     engine = FakeInpainter()
-    seen = []
-
-    def build(engine_name, device, steps, seed, box, detail=None):
-        seen.append(dict(engine=engine_name, device=device, steps=steps, seed=seed, box=box, detail=detail))
-        return engine
-
-    monkeypatch.setattr(ui_engines, "build_inpainter", build)
-    engine.built = seen
+    engine.built = fake_engines(monkeypatch, inpaint=engine)
     return engine
 
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from studio.ui import engines as ui_engines
-from test_ui_support import fake_inpainter, opened, paint_square, photo, window  # noqa: F401
+from studio import catalogue
+from test_ui_support import fake_engines, fake_inpainter, opened, paint_square, photo, window  # noqa: F401
 
 
 def wait_idle(qtbot, w, timeout=30_000):
@@ -30,21 +30,21 @@ def tiny_srgan(tmp_path, monkeypatch):
 
 def test_upscale_panel_is_disabled_without_a_model(window, tmp_path, monkeypatch):  # noqa: F811
     monkeypatch.setenv("STUDIO_BUNDLED_CHECKPOINTS", str(tmp_path / "empty"))
-    window.upscale_panel.refresh()
-    assert not window.upscale_panel.run_button.isEnabled()
-    assert "No upscaling model" in window.upscale_panel.missing.text()
+    window.panel("upscale").refresh()
+    assert not window.panel("upscale").run_button.isEnabled()
+    assert "No upscale model is installed" in window.panel("upscale").missing.text()
 
 
 def test_upscale_with_a_real_tiny_checkpoint_is_one_undoable_step(qtbot, tiny_srgan, opened):  # noqa: F811
     w = opened
-    w.upscale_panel.refresh()
-    assert w.upscale_panel.model.currentText() == "srgan" and w.upscale_panel.run_button.isEnabled()
-    assert "64×48 → 256×192" in w.upscale_panel.size_label.text()
+    w.panel("upscale").refresh()
+    assert w.panel("upscale").model.currentText() == "srgan" and w.panel("upscale").run_button.isEnabled()
+    assert "64×48 → 256×192" in w.panel("upscale").size_label.text()
     paint_square(w)
-    w.upscale_panel.tile.setValue(32)
+    w.panel("upscale").form.controls["tile"].setValue(32)
     w.canvas.set_zoom(2.0)
     before = w.document.picture.rgb.copy()
-    assert w.upscale_panel.run()
+    assert w.panel("upscale").run()
     wait_idle(qtbot, w, 60_000)
     assert not w.dialogs.errors, w.dialogs.errors
     doc = w.document
@@ -60,8 +60,8 @@ def test_upscale_with_a_real_tiny_checkpoint_is_one_undoable_step(qtbot, tiny_sr
 
 def test_upscale_refuses_results_over_the_pixel_limit(opened, tiny_srgan, monkeypatch):  # noqa: F811
     monkeypatch.setenv("STUDIO_MAX_PIXELS", "10000")
-    opened.upscale_panel.refresh()
-    assert not opened.upscale_panel.run()
+    opened.panel("upscale").refresh()
+    assert not opened.panel("upscale").run()
     assert "limit" in opened.statusBar().currentMessage()
 
 
@@ -92,9 +92,9 @@ class FakeEditor:
     def __init__(self, box=None):
         self.sessions = []
 
-    def encode(self, rgb, job=None, *, box=None):
+    def encode(self, rgb, job=None, options=None):
         job.progress(0.5, "encoding", np.zeros((64, 64, 3), np.float32))
-        s = FakeSession(rgb, box or (8, 8, 24, 24))
+        s = FakeSession(rgb, options.box or (8, 8, 24, 24))
         self.sessions.append(s)
         return s
 
@@ -102,21 +102,21 @@ class FakeEditor:
 @pytest.fixture
 def fake_editor(monkeypatch):
     editor = FakeEditor()
-    monkeypatch.setattr(ui_engines, "edit_unavailable_reason", lambda: None)
-    monkeypatch.setattr(ui_engines, "build_face_editor", lambda device, box: editor)
+    monkeypatch.setattr(catalogue, "unavailable", lambda tool: None)
+    fake_engines(monkeypatch, edit=editor)
     return editor
 
 
 def test_face_panel_says_plainly_when_no_model_is_installed(window, tmp_path, monkeypatch):  # noqa: F811
     monkeypatch.setenv("STUDIO_BUNDLED_CHECKPOINTS", str(tmp_path / "no-models"))  # no shipped icgan either
-    panel = window.face_panel
+    panel = window.panel("edit")
     panel.refresh()
     assert panel.unavailable and not panel.find_button.isEnabled()
     assert panel.message.text() == panel.unavailable
 
 
 def test_face_sliders_preview_render_and_reset(qtbot, opened, fake_editor, fake_inpainter):  # noqa: F811
-    w, panel = opened, opened.face_panel
+    w, panel = opened, opened.panel("edit")
     panel.refresh()
     assert panel.find_button.isEnabled()
     original = w.document.picture.rgb.copy()
@@ -129,7 +129,7 @@ def test_face_sliders_preview_render_and_reset(qtbot, opened, fake_editor, fake_
     # Dragging: many value changes, few previews (latest wins), the last one for the final value.
     for v in range(-50, 151, 10):
         panel.sliders["Smiling"].setValue(v)
-    qtbot.waitUntil(lambda: not panel._preview_busy and panel._preview_pending is None, timeout=5000)
+    qtbot.waitUntil(lambda: not w.runner.pending("preview"), timeout=5000)
     assert session.previews[-1]["Smiling"] == 1.5 and len(session.previews) < 21
     assert session.previews[-1]["Eyeglasses"] == 0.2513  # unmoved: exactly the start, not the slider's 0.25
     assert np.allclose(w.preview.shown, 3.5 / 4)
@@ -138,7 +138,7 @@ def test_face_sliders_preview_render_and_reset(qtbot, opened, fake_editor, fake_
     qtbot.waitUntil(lambda: session.transfers[-1] == "delta", timeout=5000)
     panel.subtle.setChecked(False)
     qtbot.waitUntil(lambda: session.transfers[-1] == "local", timeout=5000)
-    qtbot.waitUntil(lambda: not panel._preview_busy and panel._preview_pending is None, timeout=5000)
+    qtbot.waitUntil(lambda: not w.runner.pending("preview"), timeout=5000)
     # Release (or Apply): one full-resolution undoable step.
     panel.sliders["Smiling"].sliderReleased.emit()
     wait_idle(qtbot, w)
@@ -164,16 +164,16 @@ def test_face_sliders_preview_render_and_reset(qtbot, opened, fake_editor, fake_
     assert panel.sliders["Smiling"].value() == -200 and panel.session is session
     # Another tool's result ends the session.
     paint_square(w, 40, 30, 50, 40)
-    w.inpaint_panel.run()
+    w.panel("inpaint").run()
     wait_idle(qtbot, w)
     assert panel.session is None and not panel.sliders and "find the face again" in panel.message.text()
     assert not panel.subtle.isVisibleTo(panel)
 
 
 def test_face_box_goes_to_the_editor(qtbot, opened, fake_editor):  # noqa: F811
-    opened.face_panel.refresh()
+    opened.panel("edit").refresh()
     opened.canvas.set_box((4, 4, 30, 30))
-    opened.face_panel.find_face()
+    opened.panel("edit").find_face()
     wait_idle(qtbot, opened)
     assert fake_editor.sessions[-1].box == (4, 4, 30, 30)
 
@@ -181,7 +181,7 @@ def test_face_box_goes_to_the_editor(qtbot, opened, fake_editor):  # noqa: F811
 def test_compare_view_shows_the_image_before_the_last_result(qtbot, opened, fake_inpainter):  # noqa: F811
     w, canvas = opened, opened.canvas
     paint_square(w)
-    w.inpaint_panel.run()
+    w.panel("inpaint").run()
     wait_idle(qtbot, w)
     w.act_compare.trigger()  # backslash
     assert canvas.compare and canvas.before_item is not None and not canvas.mask_item.isVisible()
@@ -208,10 +208,10 @@ def test_compare_before_anything_applied_shows_the_opened_image(opened):  # noqa
 def test_undoing_another_tools_result_ends_the_face_session(qtbot, opened, fake_editor, fake_inpainter):  # noqa: F811
     """Renders start from the photo as encoded: after undoing a fill made before encoding, a
     render would bring the fill back, so the session must end."""
-    w, panel = opened, opened.face_panel
+    w, panel = opened, opened.panel("edit")
     panel.refresh()
     paint_square(w, 40, 30, 50, 40)
-    w.inpaint_panel.run()
+    w.panel("inpaint").run()
     wait_idle(qtbot, w)
     assert "find the face again" not in panel.message.text()  # there was no face session to end
     assert panel.find_face()

@@ -1,11 +1,15 @@
-"""4x upscaling: tiling without seams, memory fallback, cancel, precision, the CLI around it."""
+"""4x upscaling: tiling without seams, memory fallback, cancel, precision, the CLI around it.
+
+The tiling machinery itself (spans, blending weights, any image function) is tests/test_tiling.py."""
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from studio.catalogue import UpscaleOptions
 from studio.cli import main
+from studio.engines import tiling
 from studio.engines import upscale as up
 from studio.errors import Cancelled, StudioError
 from studio.jobs import CancelToken, Job, quiet_job
@@ -27,22 +31,11 @@ def photo(h=70, w=90, seed=0) -> np.ndarray:
     return np.clip(img + rng.normal(0, 0.05, img.shape), 0, 1).astype(np.float32)
 
 
-@pytest.mark.parametrize("length,tile", [(512, 272), (100, 40), (1000, 130), (33, 32), (20, 64)])
-def test_tiles_cover_the_image_and_weights_sum_to_one(length, tile):
-    spans = up.plan_tiles(length, tile)
-    assert spans[0][0] == 0 and spans[-1][1] == length
-    assert all(e - s <= tile for s, e in spans)
-    total = np.zeros(length * 4)
-    for i, (s, e) in enumerate(spans):
-        total[s * 4 : e * 4] += up.ramp_weights(spans, i, 4)
-    np.testing.assert_allclose(total, 1.0, atol=1e-6)
-
-
 def test_tiled_output_matches_untiled_output():
     eng = up.Upscaler(small_net(), torch.device("cpu"), autocast=False)
     img = photo()
-    whole = eng._run_tiled(img, 1000, quiet_job())
-    tiled = eng._run_tiled(img, 40, quiet_job())
+    whole = eng.run(img, None, UpscaleOptions(tile=1000), quiet_job())
+    tiled = eng.run(img, None, UpscaleOptions(tile=40), quiet_job())
     assert whole.shape == (280, 360, 3)
     diff = np.abs(whole - tiled)
     # Below what an 8-bit file can show: no seam anywhere.
@@ -52,14 +45,14 @@ def test_tiled_output_matches_untiled_output():
 def test_untrained_net_is_bicubic_and_output_is_4x():
     eng = up.Upscaler(SRResNet(blocks=1, channels=8), torch.device("cpu"), autocast=False)
     img = photo(20, 24)
-    out = eng.run(img)
+    out = eng.run(img, None, None, None)  # no mask, default options, a quiet job
     ref = torch.nn.functional.interpolate(torch.from_numpy(img).permute(2, 0, 1)[None], scale_factor=4,
                                           mode="bicubic", align_corners=False)
     np.testing.assert_allclose(out, ref[0].permute(1, 2, 0).clamp(0, 1).numpy(), atol=1e-5)
 
 
 def test_progress_per_tile_and_cancel_between_tiles():
-    eng = up.Upscaler(small_net(), torch.device("cpu"), tile=40, autocast=False)
+    eng = up.Upscaler(small_net(), torch.device("cpu"), autocast=False)
     seen = []
     token = CancelToken()
 
@@ -69,12 +62,12 @@ def test_progress_per_tile_and_cancel_between_tiles():
             token.cancel()
 
     with pytest.raises(Cancelled):
-        eng.run(photo(), Job(report, token))
+        eng.run(photo(), None, UpscaleOptions(tile=40), Job(report, token))
     assert [m for m in seen if m.startswith("tile")] == ["tile 1 of 12", "tile 2 of 12"]
 
 
 def test_out_of_memory_halves_the_tile_and_finishes(monkeypatch):
-    eng = up.Upscaler(small_net(), torch.device("cpu"), tile=128, autocast=False)
+    eng = up.Upscaler(small_net(), torch.device("cpu"), autocast=False)
     real = eng._forward
     sizes = []
 
@@ -86,18 +79,22 @@ def test_out_of_memory_halves_the_tile_and_finishes(monkeypatch):
 
     monkeypatch.setattr(eng, "_forward", forward)
     img = photo()
-    out = eng.run(img)
-    assert out.shape == (280, 360, 3) and eng.tile == 64
+    out = eng.run(img, None, UpscaleOptions(tile=128))
+    assert out.shape == (280, 360, 3) and eng.fitted_tile == 64
     expected = up.Upscaler(small_net(), torch.device("cpu"), autocast=False).run(img)
     assert np.abs(out - expected).max() < 1 / 255
+    # The next image of a batch starts from the tile that fitted: no failing attempt again.
+    sizes.clear()
+    eng.run(img, None, UpscaleOptions(tile=128))
+    assert sizes and max(sizes) <= 80 and eng.fitted_tile == 64
 
 
 def test_other_errors_are_not_retried(monkeypatch):
-    eng = up.Upscaler(small_net(), torch.device("cpu"), tile=64, autocast=False)
+    eng = up.Upscaler(small_net(), torch.device("cpu"), autocast=False)
     monkeypatch.setattr(eng, "_forward", lambda lr: (_ for _ in ()).throw(ValueError("boom")))
     with pytest.raises(ValueError):
-        eng.run(photo())
-    assert eng.tile == 64
+        eng.run(photo(), None, UpscaleOptions(tile=64))
+    assert eng.fitted_tile is None  # nothing was halved or remembered
 
 
 def test_sixteen_bit_gradient_keeps_more_than_256_levels():
@@ -111,7 +108,7 @@ def test_sixteen_bit_gradient_keeps_more_than_256_levels():
 
 def test_auto_tile_is_bounded():
     t = up.auto_tile(torch.device("cpu"))
-    assert up.MIN_TILE <= t <= up.MAX_TILE
+    assert tiling.MIN_TILE <= t <= up.MAX_TILE
 
 
 def _install(tmp_path, monkeypatch, name="srgan", net=None, arch="srresnet"):
@@ -150,6 +147,10 @@ def test_cli_upscale_refuses_a_checkpoint_of_another_kind(tmp_path, monkeypatch,
     assert "not an upscaling model" in capsys.readouterr().err
 
 
-def test_tile_too_small_is_refused():
-    with pytest.raises(StudioError):
-        up.Upscaler(small_net(), torch.device("cpu"), tile=8)
+def test_tile_too_small_is_refused(capsys):
+    message = "Tile size wants a whole number from 32 to 4096, got 8"
+    with pytest.raises(StudioError, match=f"^{message}$"):
+        UpscaleOptions(tile=8)
+    with pytest.raises(SystemExit) as e:  # the CLI's check is the same one, named by its flag, before any loading
+        main(["upscale", "in.png", "-o", "out.png", "--tile", "8"])
+    assert e.value.code == 2 and "--tile wants a whole number from 32 to 4096, got '8'" in capsys.readouterr().err

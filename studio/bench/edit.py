@@ -29,6 +29,7 @@ the editor reads them.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -36,9 +37,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from studio.train.attributes import labels_for, read_labels
-from studio.train.data import list_images
+from studio.catalogue import EditOptions
+from studio.data.attributes import labels_for, read_labels
+from studio.data.images import list_images, read_square
+from studio.metrics import psnr
 
+WHOLE_FACE = EditOptions(box=(0, 0, 64, 64))  # the faces are framed like training faces already
 LATENT_MARGIN = 0.02  # mean of success and kept must beat the label edit's by this much
 # name: (method, transfer, the card's gains and links? else gain 1 and no links)
 VARIANTS = {"label": ("label", "local", True), "latent": ("latent", "local", True),
@@ -46,18 +50,6 @@ VARIANTS = {"label": ("label", "local", True), "latent": ("latent", "local", Tru
             "plain": ("label", "delta", False)}
 GAINS = (1.0, 1.5, 2.0, 2.5, 3.0)
 CALIBRATE_TARGET = 0.9  # about E_y's own accuracy on real faces: the edit reads like the real thing
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((np.asarray(a, np.float64) - b) ** 2))
-    return 99.0 if mse == 0 else 10 * np.log10(1.0 / mse)
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    img = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    if img.shape[:2] != (64, 64):
-        img = cv2.resize(img, (64, 64), interpolation=cv2.INTER_AREA)
-    return img.astype(np.float32) / 255.0
 
 
 class Judge:
@@ -76,23 +68,23 @@ class Judge:
 
 
 class _Settings:
-    """Sets an editor's method, transfer, gains and links for one variant; restores them after."""
+    """Sets an editor's method and gains and a session's transfer and links for one variant;
+    restores them after."""
 
-    def __init__(self, editor, method: str, transfer: str, calibrated: bool, gains: dict | None = None):
-        self.editor, self.keep = editor, (editor.methods, editor.transfer, editor.gains, editor.links)
+    def __init__(self, editor, session, method: str, transfer: str, calibrated: bool, gains: dict | None = None):
+        self.editor, self.session = editor, session
+        self.keep = (editor.methods, editor.gains, session.options)
         attrs = editor.attributes
-        self.new = (dict.fromkeys(attrs, method), transfer,
+        self.new = (dict.fromkeys(attrs, method),
                     dict(gains) if gains is not None else dict(editor.gains) if calibrated else dict.fromkeys(attrs, 1.0),
-                    calibrated)
+                    dataclasses.replace(session.options, transfer=transfer, links=calibrated))
 
     def __enter__(self):
-        e = self.editor
-        e.methods, e.transfer, e.gains, e.links = self.new
-        return e
+        self.editor.methods, self.editor.gains, self.session.options = self.new
+        return self.editor
 
     def __exit__(self, *exc):
-        e = self.editor
-        e.methods, e.transfer, e.gains, e.links = self.keep
+        self.editor.methods, self.editor.gains, self.session.options = self.keep
 
 
 def flip_reads(session, reader, lab: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -105,7 +97,7 @@ def flip_reads(session, reader, lab: np.ndarray) -> tuple[np.ndarray, np.ndarray
     ref, edits = read[0], read[1:]
     success = edits[np.arange(k), np.arange(k)] == -lab
     others = ~np.eye(k, dtype=bool)
-    likeness = float(np.mean([psnr(o, session.image64) for o in out[1:]]))
+    likeness = float(np.mean([psnr(o, session.image64, peak=1.0) for o in out[1:]]))
     return success, ((edits == ref[None]) & others).sum(1) / max(1, k - 1), likeness
 
 
@@ -116,9 +108,9 @@ def calibrate(editor, reader, faces: list[np.ndarray], labels: np.ndarray) -> tu
     attrs = editor.attributes
     hits = np.zeros((len(GAINS), len(attrs)))
     for face, lab in zip(faces, labels):
-        s = editor.encode(face, box=(0, 0, 64, 64))
+        s = editor.encode(face, options=WHOLE_FACE)
         for g, gain in enumerate(GAINS):
-            with _Settings(editor, "label", "local", True, dict.fromkeys(attrs, gain)):
+            with _Settings(editor, s, "label", "local", True, dict.fromkeys(attrs, gain)):
                 hits[g] += flip_reads(s, reader, lab)[0]
     rate = hits / max(1, len(faces))
     gains = {}
@@ -143,7 +135,7 @@ def evaluate(editor, judge: Judge, faces: list[np.ndarray], labels: np.ndarray, 
     has_directions = bool(net.directions.abs().sum() > 0)
     for n, (face, lab) in enumerate(zip(faces, labels)):
         t = time.perf_counter()
-        s = editor.encode(face, box=(0, 0, 64, 64))
+        s = editor.encode(face, options=WHOLE_FACE)
         ms_encode.append(1000 * (time.perf_counter() - t))
         start = np.array([s.values[a] for a in attrs])
         ey_hits += np.sign(start) == lab
@@ -151,12 +143,12 @@ def evaluate(editor, judge: Judge, faces: list[np.ndarray], labels: np.ndarray, 
         with torch.inference_mode():  # E_z alone, to show what the refinement adds
             x = editor._tensor(s.image64)
             raw = editor._generate(net.encoder_z(x).clamp(-3, 3), s.y[None])[0]
-        psnr_raw.append(psnr(raw, face))
-        psnr_fit.append(psnr(s.reconstruction, face))
+        psnr_raw.append(psnr(raw, face, peak=1.0))
+        psnr_fit.append(psnr(s.reconstruction, face, peak=1.0))
         for name, (method, transfer, calibrated) in VARIANTS.items():
             if method == "latent" and not has_directions:
                 continue
-            with _Settings(editor, method, transfer, calibrated):
+            with _Settings(editor, s, method, transfer, calibrated):
                 hit, same, like = flip_reads(s, judge, lab)
             succ[name] += hit
             kept[name] += same
@@ -212,7 +204,7 @@ def save_grid(path: Path, editor, faces: list[np.ndarray], rows: int) -> None:
     rows = min(rows, len(faces))
     canvas = np.ones((head + rows * (cell + pad) + pad, cols * (cell + pad) + pad, 3), np.float32)
     for r, face in enumerate(faces[:rows]):
-        s = editor.encode(face, box=(0, 0, 64, 64))
+        s = editor.encode(face, options=WHOLE_FACE)
         flips = [{a: -1.0 if s.values[a] > 0 else 1.0} for a in attrs]
         row = [face, s.reconstruction, *s.previews(flips)]
         for c, img in enumerate(row):
@@ -267,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.calibrate:
         train = spread(all_files[:split] or all_files, args.calibrate)
-        gains, rate = calibrate(editor, Judge(editor.net.encoder_y), [read_rgb(f) for f in train],
+        gains, rate = calibrate(editor, Judge(editor.net.encoder_y), [read_square(f, 64) for f in train],
                                 labels_for(train, attr_table))
         editor.gains = gains
         print(f"calibrated on {len(train)} training faces, read by E_y (share of flips read as asked, per gain):")
@@ -277,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {a} | " + " | ".join(f"{100 * rate[g, i]:.0f}" for g in range(len(GAINS))) + f" | {gains[a]:g} |")
     files = spread(all_files[split:], args.n)
     labels = labels_for(files, attr_table)
-    faces = [read_rgb(f) for f in files]
+    faces = [read_square(f, 64) for f in files]
     judge_net, _ = load_model(args.judge, torch.device("cpu"))
     print(f"{len(faces)} faces from {args.faces} (last {args.holdout or 'all'}), {torch.get_num_threads()} threads, "
           f"model {args.model}, judge {args.judge}")

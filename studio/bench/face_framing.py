@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from studio.data.images import list_images
 from studio.engines.faces import detect_faces
-from studio.train.data import list_images
 
 
 def load_rgb(path: Path) -> np.ndarray:

@@ -20,24 +20,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from studio.data.images import list_images, read_square
+from studio.catalogue import InpaintOptions
 from studio.engines.inpaint_classic import ClassicInpainter
 from studio.engines.latent_search import SearchOptions
-from studio.train.data import list_images
+from studio.metrics import psnr
 
 METHODS = ("ours", "baseline", "telea", "ns")
-
-
-def psnr(a: np.ndarray, b: np.ndarray, where: np.ndarray | None = None) -> float:
-    d = (a - b) ** 2
-    mse = float(d[where].mean() if where is not None else d.mean())
-    return 99.0 if mse == 0 else 10 * np.log10(1.0 / mse)
-
-
-def read_rgb(path: Path, size: int = 64) -> np.ndarray:
-    img = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    if img.shape[:2] != (size, size):
-        img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
-    return img.astype(np.float32) / 255.0
 
 
 def masks_for(spec: str, n: int, bins: str | None, seed: int) -> list[np.ndarray]:
@@ -62,29 +51,33 @@ def masks_for(spec: str, n: int, bins: str | None, seed: int) -> list[np.ndarray
 
 
 def make_method(name: str, model, seed: int):
+    """fill(image, mask) -> image for one method."""
     from studio.engines.inpaint_face import FaceInpainter
 
-    box = (0, 0, 64, 64)  # the benchmark faces are already framed like training faces
+    # The benchmark faces are already framed like training faces.
+    options = InpaintOptions(seed=seed, box=(0, 0, 64, 64))
     if name == "ours":
-        return FaceInpainter(model, seed=seed, box=box, upscale=None)  # scored at 64x64
-    if name == "baseline":
-        return FaceInpainter(model, seed=seed, box=box, options=SearchOptions.baseline(), upscale=None)
-    return ClassicInpainter("telea" if name == "telea" else "ns")
+        engine = FaceInpainter(model, upscale=None)  # scored at 64x64
+    elif name == "baseline":
+        engine = FaceInpainter(model, search=SearchOptions.baseline(), upscale=None)
+    else:
+        engine = ClassicInpainter(method="telea" if name == "telea" else "ns")
+    return lambda image, mask: engine.run(image, mask, options)
 
 
 def run(faces: list[np.ndarray], masks: list[np.ndarray], methods, model, seed: int):
     results = {}
     outputs = {}
     for name in methods:
-        engine = make_method(name, model, seed)
+        fill = make_method(name, model, seed)
         whole, hole_p, secs, outs = [], [], [], []
         for img, m in zip(faces, masks):
             damaged = img * (1 - m[..., None])  # the hole's pixels are gone
             t = time.perf_counter()
-            out = engine.run(damaged, m)
+            out = fill(damaged, m)
             secs.append(time.perf_counter() - t)
-            whole.append(psnr(out, img))
-            hole_p.append(psnr(out, img, m > 0.5))
+            whole.append(psnr(out, img, peak=1.0))
+            hole_p.append(psnr(out, img, peak=1.0, where=m > 0.5))
             outs.append(out)
         results[name] = dict(psnr_whole=float(np.mean(whole)), psnr_hole=float(np.mean(hole_p)),
                              sec_per_face=float(np.mean(secs)))
@@ -143,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.holdout:
         files = files[-args.holdout:]
     idx = np.linspace(0, len(files) - 1, min(args.n, len(files))).round().astype(int)
-    faces = [read_rgb(files[i]) for i in idx]
+    faces = [read_square(files[i], 64) for i in idx]
     masks = masks_for(args.masks, len(faces), args.mask_bins, args.seed)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = set(methods) - set(METHODS)

@@ -24,20 +24,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from studio.data.images import centre_crop, held_out, read_rgb
+from studio.data.masks import BIN_LABELS, brush_strokes, fit_mask, read_mask, split_masks
+from studio.catalogue import InpaintOptions
 from studio.engines.inpaint_classic import ClassicInpainter
-from studio.metrics import detail_ratio
-from studio.train.inpaint_masks import BIN_LABELS, brush_strokes, fit_mask, read_mask, split_masks
-from studio.train.photo_inpaint import centre_crop, held_out
-from studio.train.sr_data import read_rgb
+from studio.metrics import detail_ratio, psnr
 
 METHODS = ("photo", "telea", "ns")
 GRID_ROWS = ("telea", "ns", "photo")
-
-
-def psnr(a: np.ndarray, b: np.ndarray, where: np.ndarray | None = None) -> float:
-    d = (np.asarray(a, np.float64) - b) ** 2
-    mse = float(d[where].mean() if where is not None else d.mean())
-    return 99.0 if mse == 0 else 10 * np.log10(1.0 / mse)
 
 
 def bin_masks(masks: Path | None, bins: list[int], n: int, size: int, holdout: int, seed: int) -> dict[int, list[np.ndarray]]:
@@ -57,11 +51,15 @@ def bin_masks(masks: Path | None, bins: list[int], n: int, size: int, holdout: i
 
 
 def make_engine(name: str, model: str, device: str, detail: float | None = None):
+    """fill(image, mask) -> image for one method."""
+    options = InpaintOptions() if detail is None else InpaintOptions(detail=detail)
     if name == "photo":
         from studio.engines.inpaint_photo import PhotoInpainter
 
-        return PhotoInpainter(model, device=device, **({} if detail is None else {"detail": detail}))
-    return ClassicInpainter("telea" if name == "telea" else "ns")
+        engine = PhotoInpainter(model, device=device)
+    else:
+        engine = ClassicInpainter(method="telea" if name == "telea" else "ns")
+    return lambda image, mask: engine.run(image, mask, options)
 
 
 def evaluate(engines: dict, photos: list[np.ndarray], masks: list[np.ndarray]):
@@ -72,10 +70,10 @@ def evaluate(engines: dict, photos: list[np.ndarray], masks: list[np.ndarray]):
         for img, m in zip(photos, masks):
             damaged = img * (1 - m[..., None])  # the hole's pixels are gone
             t = time.perf_counter()
-            out = engine.run(damaged, m)
+            out = engine(damaged, m)
             secs.append(time.perf_counter() - t)
-            hole_p.append(psnr(out, img, m > 0.5))
-            whole_p.append(psnr(out, img))
+            hole_p.append(psnr(out, img, peak=1.0, where=m > 0.5))
+            whole_p.append(psnr(out, img, peak=1.0))
             detail.append(detail_ratio(out, img, m > 0.5))
             outs.append(out)
         results[name] = dict(psnr_hole=float(np.mean(hole_p)), psnr_whole=float(np.mean(whole_p)),
@@ -112,11 +110,11 @@ def speed(engines: dict, photo: np.ndarray, seed: int, repeats: int = 3) -> dict
     warm[48:80, 48:80] = 1
     out = {}
     for name, engine in engines.items():
-        engine.run(img[:128, :128], warm)  # first-call costs (allocations, kernels) are not the engine's speed
+        engine(img[:128, :128], warm)  # first-call costs (allocations, kernels) are not the engine's speed
         times = []
         for _ in range(repeats):
             t = time.perf_counter()
-            engine.run(img, m)
+            engine(img, m)
             times.append(time.perf_counter() - t)
         out[name] = {"best_s": min(times), "mean_s": float(np.mean(times))}
         print(f"  {name:6s} 1024x1024, {m.mean() * 100:.1f} % mask: best {min(times):.3f} s, "

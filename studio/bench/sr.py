@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from studio.catalogue import UpscaleOptions
+from studio.data.images import bicubic_down, bicubic_up, find_images, read_rgb
 from studio.errors import StudioError
-from studio.jobs import quiet_job
 from studio.metrics import crop_to_multiple, detail_ratio, sr_scores
-from studio.train.sr_data import bicubic_down, bicubic_up, find_images, read_rgb
 
 SCALE = 4
 
@@ -39,7 +39,9 @@ def load_upscaler(name: str, args):
     from studio.devices import pick_device
     from studio.engines.upscale import Upscaler
 
-    return Upscaler(name, device=pick_device(args.device), tile=args.tile)
+    engine = Upscaler(name, device=pick_device(args.device))
+    engine.options = UpscaleOptions(tile=args.tile)  # what every run of this bench uses
+    return engine
 
 
 def quality(args) -> dict:
@@ -60,7 +62,7 @@ def quality(args) -> dict:
         scores = {"bicubic": (*sr_scores(bic, hr), time.perf_counter() - t, detail_ratio(bic, hr))}
         for m, eng in engines.items():
             t = time.perf_counter()
-            out = eng.run(lr8.astype(np.float32) / 255.0, quiet_job())
+            out = eng.run(lr8.astype(np.float32) / 255.0, None, eng.options)
             scores[m] = (*sr_scores(out, hr), time.perf_counter() - t, detail_ratio(out, hr))
         for k, v in scores.items():
             rows[k].append(v)
@@ -94,7 +96,7 @@ def crop_grid(args, out_path: Path, crop: int = 96, zoom: int = 2) -> None:
         y, x = (h - c) // 2, (w - c) // 2
         if args.crop_at:
             x, y = (int(v) for v in args.crop_at.split(","))
-        panels = [bicubic_up(lr8, SCALE)] + [e.run(lr8.astype(np.float32) / 255, quiet_job()) for e in engines.values()]
+        panels = [bicubic_up(lr8, SCALE)] + [e.run(lr8.astype(np.float32) / 255, None, e.options) for e in engines.values()]
         panels.append(hr8.astype(np.float32) / 255)
         tiles = [np.kron(pn[y : y + c, x : x + c], np.ones((zoom, zoom, 1), np.float32)) for pn in panels]
         gap = np.ones((c * zoom, 4, 3), np.float32)
@@ -119,14 +121,14 @@ def speed(args, w: int, h: int, runs: int) -> dict:
     for m in args.model:
         eng = load_upscaler(m, args)
         if runs > 1:
-            eng.run(img[:64, :64], quiet_job())  # warm-up: oneDNN picks its kernels
+            eng.run(img[:64, :64], None, eng.options)  # warm-up: oneDNN picks its kernels
         times = []
         for _ in range(runs):
             t = time.perf_counter()
-            res = eng.run(img, quiet_job())
+            res = eng.run(img, None, eng.options)
             times.append(time.perf_counter() - t)
         med = sorted(times)[len(times) // 2]
-        out[m] = {"seconds": round(med, 2), "peak_rss_gb": round(peak_rss_gb(), 2), "tile": eng.tile}
+        out[m] = {"seconds": round(med, 2), "peak_rss_gb": round(peak_rss_gb(), 2), "tile": eng.fitted_tile or args.tile}
         print(f"{m:16s} {w}x{h} -> {res.shape[1]}x{res.shape[0]}: {med:.2f} s (median of {runs}), "
               f"peak memory {peak_rss_gb():.2f} GB, device {eng.device}", flush=True)
         del res

@@ -33,14 +33,15 @@ returned exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import cv2
 import numpy as np
 import torch
 
+from studio.catalogue import EDIT_TRANSFERS as TRANSFERS, EditOptions
 from studio.engines import faces
 from studio.engines.masks import composite
 from studio.errors import StudioError
@@ -49,7 +50,6 @@ from studio.jobs import Job, quiet_job
 DEFAULT_MODEL = "icgan-faces64"
 VALUE_LIMIT = 2.0
 METHODS = ("label", "latent")
-TRANSFERS = ("local", "delta", "replace")
 Y_LIMIT = 4.0  # the generator's y after the gain: it was trained on +-1, and far beyond faces fall apart
 LOCAL_TAU = 0.2  # "local" transfer: summed RGB change (in [0, 1] units) at which G's pixels win outright
 LOCAL_SIGMA = 1.5  # blur of that change map at 64 px, so the switch has no hard edges
@@ -68,66 +68,7 @@ LINKS = {
 }
 REFINE_STEPS = 15  # z refinement steps at encode; a card's edit.refine_steps overrides it
 REFINE_LR = 0.05
-LEVEL_MIN_DEGREES = 1.0  # smaller tilts are left alone (no resampling for nothing)
-LEVEL_MAX_DEGREES = 30.0  # beyond this the "eyes" are more likely wrong detections
 Z_LIMIT = 3.0
-
-
-@lru_cache(maxsize=1)
-def _eye_cascade():
-    """OpenCV's bundled eye detector, or None (levelling is then skipped)."""
-    return faces.bundled_cascade("haarcascade_eye.xml")
-
-
-def eye_angle(rgb: np.ndarray, det: faces.Box) -> float:
-    """Tilt in degrees of the line from the left to the right eye inside a detected face box
-    (positive: the right eye is lower), or 0.0 when two plausible eyes are not found."""
-    cascade = _eye_cascade()
-    x, y, w, h = det
-    H, W = rgb.shape[:2]
-    x0, y0, x1, y1 = max(0, x), max(0, y), min(W, x + w), min(H, y + int(0.6 * h))  # eyes are in the upper part
-    if cascade is None or x1 - x0 < 24 or y1 - y0 < 16:
-        return 0.0
-    roi = cv2.cvtColor(np.round(np.clip(rgb[y0:y1, x0:x1], 0, 1) * 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
-    scale = min(1.0, 256 / roi.shape[1])  # eyes are found as well on a face 256 px wide, and faster
-    if scale < 1:
-        roi = cv2.resize(roi, (round(roi.shape[1] * scale), round(roi.shape[0] * scale)), interpolation=cv2.INTER_AREA)
-    roi = cv2.equalizeHist(roi)
-    fw = roi.shape[1]
-    eyes = cascade.detectMultiScale(roi, scaleFactor=1.1, minNeighbors=4, minSize=(max(6, fw // 12),) * 2,
-                                    maxSize=(fw // 2,) * 2)
-    centres = [(ex + ew / 2, ey + eh / 2, ew) for ex, ey, ew, eh in np.asarray(eyes).reshape(-1, 4)]
-    best, best_size = 0.0, 0.0
-    for lx, ly, lw in centres:
-        for rx, ry, rw in centres:
-            dx, dy = rx - lx, ry - ly
-            # One eye in each half, a face-like spacing, no steep line: otherwise a false match.
-            if not (lx < fw / 2 <= rx and 0.2 * fw < dx < 0.75 * fw and abs(dy) < 0.6 * dx):
-                continue
-            if lw + rw > best_size:
-                best, best_size = math.degrees(math.atan2(dy, dx)), lw + rw
-    return best if LEVEL_MIN_DEGREES <= abs(best) <= LEVEL_MAX_DEGREES else 0.0
-
-
-def crop_matrix(box: faces.Box, angle: float) -> np.ndarray:
-    """2x3 affine map from crop pixels (the levelled s x s square) to photo pixels."""
-    x, y, s, _ = box
-    a = math.radians(angle)
-    c, si = math.cos(a), math.sin(a)
-    if angle == 0:
-        c, si = 1.0, 0.0  # exact: whole-pixel copies
-    half = (s - 1) / 2
-    cx, cy = x + half, y + half
-    return np.array([[c, -si, cx - (c * half - si * half)], [si, c, cy - (si * half + c * half)]], np.float64)
-
-
-def face_weight(side: int) -> np.ndarray:
-    """Soft ellipse over the face and hair of a CelebA-HQ-framed square: 1 in the middle,
-    fading to exactly 0 before the square's edge, so no seam can show."""
-    t = (np.arange(side, dtype=np.float32) + 0.5) / side - 0.5
-    r = np.sqrt((t[None, :] / 0.46) ** 2 + (t[:, None] / 0.48) ** 2)  # 0 beyond 96 % of the side
-    w = np.clip((1.0 - r) / 0.35, 0.0, 1.0)
-    return (w * w * (3 - 2 * w)).astype(np.float32)  # smoothstep
 
 
 def _resize(img: np.ndarray, side: int, *, clip: bool) -> np.ndarray:
@@ -161,16 +102,17 @@ class EditSession:
     z: torch.Tensor = field(repr=False)
     y: torch.Tensor = field(repr=False)
     reconstruction: np.ndarray = field(repr=False)  # G(z, y), float32 [0, 1]
+    options: EditOptions = field(default_factory=EditOptions)  # transfer, gain and links of its edits
 
     def preview(self, values: dict[str, float] | None = None, transfer: str | None = None) -> np.ndarray:
-        """The edited 64x64 face (one generator pass), float32 HxWx3 in [0, 1]."""
+        """The edited 64x64 face (one generator pass), float32 HxWx3 in [0, 1]; transfer
+        overrides the session's for this call."""
         return self.previews([values or {}], transfer)[0]
 
     def previews(self, values_list: list[dict[str, float]], transfer: str | None = None) -> np.ndarray:
-        """Several edits of this face in one batched generator pass: (N, 64, 64, 3). transfer:
-        one of TRANSFERS for this call (default: the editor's)."""
+        """Several edits of this face in one batched generator pass: (N, 64, 64, 3)."""
         ed = self.editor
-        transfer = ed.check_transfer(transfer)
+        transfer = self.transfer_for(transfer)
         zs, ys = zip(*(ed._latents(self, ed.check_attributes(v)) for v in values_list))
         gen = ed._generate(torch.stack(zs), torch.stack(ys))
         for i, (z, y) in enumerate(zip(zs, ys)):
@@ -190,23 +132,30 @@ class EditSession:
         """The whole photo with the edit: float32, same size; pixels outside the face square
         (and wherever the soft face mask is 0) are returned exactly."""
         job = job or quiet_job()
-        transfer = self.editor.check_transfer(transfer)
+        transfer = self.transfer_for(transfer)
         job.progress(0.0, "editing the face")
         edited = self.preview(values, transfer)
         job.progress(0.3, "bringing the face back to size")
         return self.editor._paste(self, edited, job, transfer)
 
+    def transfer_for(self, transfer: str | None) -> str:
+        """The transfer of one call: the session's unless given (checked like any option)."""
+        if transfer is None:
+            return self.options.transfer
+        return dataclasses.replace(self.options, transfer=transfer).transfer
+
 
 class FaceEditor:
-    """FaceEditor(model).run(rgb, {"Smiling": 1}, job) -> rgb; or encode() once, then
-    session.preview(values) per slider move and session.render(values) to finish."""
+    """FaceEditor(model, device).run(rgb, None, EditOptions(changes=...), job) -> rgb; or encode()
+    once, then session.preview(values) per slider move and session.render(values) to finish.
+
+    The constructor's arguments are the engine's make-up (how edits are computed, measured by
+    `studio bench edit`); what a user chooses per edit is in EditOptions."""
 
     name = "edit"
 
-    def __init__(self, model: str | object = DEFAULT_MODEL, device=None, *, box: faces.Box | None = None,
-                 face_index: int | None = None, method: str = "auto", transfer: str = "local",
-                 refine_steps: int | None = None, upscale="auto", level: bool = True, attributes=None,
-                 gain: float | None = None, links: bool = True):
+    def __init__(self, model: str | object = DEFAULT_MODEL, device=None, *, method: str = "auto",
+                 refine_steps: int | None = None, upscale="auto", level: bool = True, attributes=None):
         card: dict = {}
         if isinstance(model, str):
             from studio.checkpoints import load_model
@@ -221,24 +170,20 @@ class FaceEditor:
         self.device = device if device is not None else next(self.net.parameters()).device
         self.net.to(self.device)
         if attributes is None:
-            from studio.train.attributes import ATTRIBUTES
+            from studio.data.attributes import ATTRIBUTES
 
             attributes = card.get("attributes", ATTRIBUTES)
         self.attributes: list[str] = list(attributes)
         if len(self.attributes) != self.net.ny:
             raise StudioError(f"the model has {self.net.ny} attributes but its card lists {len(self.attributes)}")
-        if method not in ("auto", *METHODS) or transfer not in TRANSFERS:
-            raise StudioError(f"method must be auto, {' or '.join(METHODS)}; transfer {' or '.join(TRANSFERS)}")
+        if method not in ("auto", *METHODS):
+            raise StudioError(f"method must be auto, {' or '.join(METHODS)}")
         chosen = card.get("edit_methods", {}) if method == "auto" else {}
         self.methods = {a: chosen.get(a, "label" if method == "auto" else method) for a in self.attributes}
         if not bool(self.net.directions.abs().sum() > 0):  # no directions stored: only the label edit works
             self.methods = dict.fromkeys(self.attributes, "label")
-        self.transfer = transfer
-        if gain is not None and not 0 < float(gain) <= 10:
-            raise StudioError(f"gain {gain}: give a number above 0 (1 = the plain IcGAN edit)")
-        card_gains = card.get("edit_gains", {})
-        self.gains = {a: float(gain if gain is not None else card_gains.get(a, 1.0)) for a in self.attributes}
-        self.links = bool(links)
+        card_gains = card.get("edit_gains", {})  # options.gain overrides them per edit
+        self.gains = {a: float(card_gains.get(a, 1.0)) for a in self.attributes}
         self.refine_steps = int(card.get("edit", {}).get("refine_steps", REFINE_STEPS) if refine_steps is None
                                 else refine_steps)
         if upscale == "auto":  # the face SR checkpoint when installed, else a Lanczos resize
@@ -246,9 +191,7 @@ class FaceEditor:
 
             upscale = face_upscaler(device)
         self.upscale = upscale
-        if face_index is not None and int(face_index) < 1:
-            raise StudioError(f"--face {face_index}: faces are numbered 1, 2, ... from the left")
-        self.box, self.face_index, self.level = box, face_index, level
+        self.level = level
         self._index = {a.lower(): i for i, a in enumerate(self.attributes)}
 
     # -- attributes ----------------------------------------------------------------------
@@ -268,49 +211,45 @@ class FaceEditor:
             out[self.attributes[i]] = v
         return out
 
-    def check_transfer(self, transfer: str | None) -> str:
-        if transfer is None:
-            return self.transfer
-        if transfer not in TRANSFERS:
-            raise StudioError(f"transfer {transfer!r}: choose {', '.join(TRANSFERS)}")
-        return transfer
-
     # -- the face ------------------------------------------------------------------------
 
-    def locate(self, rgb: np.ndarray, box: faces.Box | None = None) -> tuple[faces.Box, float]:
-        """(face square, levelling angle): a given box as is, else the detected face."""
-        box = box or self.box
-        if box is not None:
-            return faces.square_box(box), 0.0
+    def locate(self, rgb: np.ndarray, options: EditOptions) -> tuple[faces.Box, float]:
+        """(face square, levelling angle): options.box as is, else the detected face (the
+        largest, or the options.face-th from the left)."""
+        if options.box is not None:
+            return faces.square_box(options.box), 0.0
         dets = faces.detect_faces(rgb)
         if not dets:
             raise StudioError("no face found; give the face's square with --box x,y,w,h")
-        if self.face_index is None:
+        if options.face is None:
             det = dets[0]  # the largest
         else:
             order = sorted(dets, key=lambda b: b[0] + b[2] / 2)  # left to right, as a person counts
-            if not 1 <= self.face_index <= len(order):
-                raise StudioError(f"--face {self.face_index}: found {len(order)} face(s); "
+            if not options.face <= len(order):
+                raise StudioError(f"--face {options.face}: found {len(order)} face(s); "
                                   f"give 1..{len(order)} (counted from the left)")
-            det = order[self.face_index - 1]
-        angle = eye_angle(rgb, det) if self.level else 0.0
+            det = order[options.face - 1]
+        angle = faces.eye_angle(rgb, det) if self.level else 0.0
         return faces.crop_box_for_detection(det), angle
 
-    def encode(self, rgb: np.ndarray, job: Job | None = None, *, box: faces.Box | None = None) -> EditSession:
+    def encode(self, rgb: np.ndarray, job: Job | None = None, options: EditOptions | None = None) -> EditSession:
+        """Find and encode the face once; options (box, face, transfer, gain, links) stay with
+        the session and apply to its edits."""
         job = job or quiet_job()
+        options = options or EditOptions()
         # A copy: renders are absolute (this photo plus the edit), and the app edits its picture in
         # place when a render is applied, which must not leak into the next render.
         rgb = np.array(rgb, np.float32, copy=True)
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise StudioError("face editing needs an RGB image")
         job.progress(0.0, "finding the face")
-        box, angle = self.locate(rgb, box)
+        box, angle = self.locate(rgb, options)
         x, y, s, _ = box
         h, w = rgb.shape[:2]
         if x + s <= 0 or y + s <= 0 or x >= w or y >= h:
             raise StudioError(f"the face box {x},{y},{s},{s} lies outside the {w}x{h} image")
         # Parts of the square beyond the photo are mirrored in, as faces.extract does.
-        crop = cv2.warpAffine(rgb, crop_matrix(box, angle), (s, s), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        crop = cv2.warpAffine(rgb, faces.crop_matrix(box, angle), (s, s), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_REFLECT_101)
         image64 = _resize(crop, 64, clip=True)
         job.progress(0.1, "encoding the face")
@@ -321,7 +260,7 @@ class FaceEditor:
         yv = torch.tanh(logits / 2)  # = 2*sigmoid(logit) - 1
         z = self._refine(z.clone(), yv.clone(), x64, job.span(0.15, 1.0))
         values = {a: float(v) for a, v in zip(self.attributes, yv)}
-        session = EditSession(self, rgb, box, angle, image64, values, z, yv, np.empty(0))
+        session = EditSession(self, rgb, box, angle, image64, values, z, yv, np.empty(0), options)
         session.reconstruction = self._generate(z[None], yv[None])[0]
         job.progress(1.0, "face encoded")
         return session
@@ -352,7 +291,7 @@ class FaceEditor:
     def linked(self, session: EditSession, values: dict[str, float]) -> dict[str, float]:
         """The values with LINKS applied: an attribute made (more) present pushes its partners
         to at most minus its value, except partners the user moved as well."""
-        if not self.links:
+        if not session.options.links:
             return values
         out = dict(values)
         for a, v in values.items():
@@ -366,9 +305,10 @@ class FaceEditor:
     def _latents(self, session: EditSession, values: dict[str, float]) -> tuple[torch.Tensor, torch.Tensor]:
         """(z', y') for the given values (missing attributes keep their start values)."""
         z, y = session.z.clone(), session.y.clone()
+        gain = session.options.gain
         for a, v in self.linked(session, values).items():
             i = self.attributes.index(a)
-            step = self.gains[a] * (v - session.values[a])  # 0 for an unmoved attribute: y stays bit-exact
+            step = (self.gains[a] if gain is None else gain) * (v - session.values[a])  # 0 for an unmoved attribute: y stays bit-exact
             if self.methods[a] == "latent":  # direction = mean code with - without: a change of 2
                 z += step / 2 * self.net.directions[i].to(z)
             elif step != 0:
@@ -389,9 +329,9 @@ class FaceEditor:
         else:
             change = edited - session.image64 if transfer != "replace" else edited
         change = _resize(change, s, clip=transfer == "replace")
-        weight = face_weight(s)
+        weight = faces.face_weight(s)
         job.progress(0.7, "blending")
-        A = crop_matrix(session.box, session.angle)
+        A = faces.crop_matrix(session.box, session.angle)
         corners = A @ np.array([[0, s - 1, 0, s - 1], [0, 0, s - 1, s - 1], [1, 1, 1, 1]], np.float64)
         x0, y0 = max(0, int(math.floor(corners[0].min()))), max(0, int(math.floor(corners[1].min())))
         x1, y1 = min(w, int(math.ceil(corners[0].max())) + 1), min(h, int(math.ceil(corners[1].max())) + 1)
@@ -418,10 +358,17 @@ class FaceEditor:
         job.progress(1.0, "done")
         return out
 
-    # -- the CLI's one-shot edit -----------------------------------------------------------
+    # -- the one-shot edit (CLI, batches) --------------------------------------------------
 
-    def run(self, rgb: np.ndarray, changes: dict[str, float], job: Job | None = None) -> np.ndarray:
+    def check(self, options: EditOptions) -> None:
+        """Refuse unknown attribute names before a batch starts (they depend on the model)."""
+        self.check_attributes(dict(options.changes))
+
+    def run(self, rgb: np.ndarray, mask=None, options: EditOptions | None = None,
+            job: Job | None = None) -> np.ndarray:
+        """options.changes applied to the face; mask: unused (the tool reads none)."""
         job = job or quiet_job()
-        changes = self.check_attributes(changes)
-        session = self.encode(rgb, job.span(0.0, 0.7))
+        options = options or EditOptions()
+        changes = self.check_attributes(dict(options.changes))
+        session = self.encode(rgb, job.span(0.0, 0.7), options)
         return session.render({**session.values, **changes}, job.span(0.7, 1.0))

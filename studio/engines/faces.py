@@ -8,6 +8,7 @@ size, blend only the masked region, every other pixel returned exactly). Qt-free
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -35,6 +36,8 @@ HAAR_CENTRE_DY = 0.0527
 # The model's hole: a 64x64 pixel is unknown once over 10 % of its area is masked, so damaged
 # pixels barely leak into the context the model has to match.
 HOLE64_THRESHOLD = 0.1
+LEVEL_MIN_DEGREES = 1.0  # smaller tilts are left alone (no resampling for nothing)
+LEVEL_MAX_DEGREES = 30.0  # beyond this the "eyes" are more likely wrong detections
 DETECT_MAX_SIDE = 1024  # detection runs on a copy at most this large: bounded time on big photos
 NO_FACE = (
     "no face found that holds the mask; give the face's square with --box x,y,w,h, "
@@ -82,6 +85,63 @@ def detect_faces(rgb: np.ndarray) -> list[Box]:
     return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)
 
 
+@lru_cache(maxsize=1)
+def _eye_cascade():
+    """OpenCV's bundled eye detector, or None (levelling is then skipped)."""
+    return bundled_cascade("haarcascade_eye.xml")
+
+
+def eye_angle(rgb: np.ndarray, det: Box) -> float:
+    """Tilt in degrees of the line from the left to the right eye inside a detected face box
+    (positive: the right eye is lower), or 0.0 when two plausible eyes are not found."""
+    cascade = _eye_cascade()
+    x, y, w, h = det
+    H, W = rgb.shape[:2]
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(W, x + w), min(H, y + int(0.6 * h))  # eyes are in the upper part
+    if cascade is None or x1 - x0 < 24 or y1 - y0 < 16:
+        return 0.0
+    roi = cv2.cvtColor(np.round(np.clip(rgb[y0:y1, x0:x1], 0, 1) * 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
+    scale = min(1.0, 256 / roi.shape[1])  # eyes are found as well on a face 256 px wide, and faster
+    if scale < 1:
+        roi = cv2.resize(roi, (round(roi.shape[1] * scale), round(roi.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    roi = cv2.equalizeHist(roi)
+    fw = roi.shape[1]
+    eyes = cascade.detectMultiScale(roi, scaleFactor=1.1, minNeighbors=4, minSize=(max(6, fw // 12),) * 2,
+                                    maxSize=(fw // 2,) * 2)
+    centres = [(ex + ew / 2, ey + eh / 2, ew) for ex, ey, ew, eh in np.asarray(eyes).reshape(-1, 4)]
+    best, best_size = 0.0, 0.0
+    for lx, ly, lw in centres:
+        for rx, ry, rw in centres:
+            dx, dy = rx - lx, ry - ly
+            # One eye in each half, a face-like spacing, no steep line: otherwise a false match.
+            if not (lx < fw / 2 <= rx and 0.2 * fw < dx < 0.75 * fw and abs(dy) < 0.6 * dx):
+                continue
+            if lw + rw > best_size:
+                best, best_size = math.degrees(math.atan2(dy, dx)), lw + rw
+    return best if LEVEL_MIN_DEGREES <= abs(best) <= LEVEL_MAX_DEGREES else 0.0
+
+
+def crop_matrix(box: Box, angle: float) -> np.ndarray:
+    """2x3 affine map from crop pixels (the levelled s x s square) to photo pixels."""
+    x, y, s, _ = box
+    a = math.radians(angle)
+    c, si = math.cos(a), math.sin(a)
+    if angle == 0:
+        c, si = 1.0, 0.0  # exact: whole-pixel copies
+    half = (s - 1) / 2
+    cx, cy = x + half, y + half
+    return np.array([[c, -si, cx - (c * half - si * half)], [si, c, cy - (si * half + c * half)]], np.float64)
+
+
+def face_weight(side: int) -> np.ndarray:
+    """Soft ellipse over the face and hair of a CelebA-HQ-framed square: 1 in the middle,
+    fading to exactly 0 before the square's edge, so no seam can show."""
+    t = (np.arange(side, dtype=np.float32) + 0.5) / side - 0.5
+    r = np.sqrt((t[None, :] / 0.46) ** 2 + (t[:, None] / 0.48) ** 2)  # 0 beyond 96 % of the side
+    w = np.clip((1.0 - r) / 0.35, 0.0, 1.0)
+    return (w * w * (3 - 2 * w)).astype(np.float32)  # smoothstep
+
+
 def crop_box_for_detection(det: Box) -> Box:
     """The square that frames a detected face like a CelebA-HQ training image."""
     x, y, w, h = det
@@ -99,17 +159,6 @@ def square_box(box: Box) -> Box:
     if s <= 0:
         raise StudioError(f"the face box {w}x{h} is empty: give x,y,w,h with a positive size")
     return int(x) + (int(w) - s) // 2, int(y) + (int(h) - s) // 2, s, s
-
-
-def parse_box(text: str) -> Box:
-    """'x,y,w,h' (as typed after --box) -> Box, with a clear message when it is not that."""
-    try:
-        x, y, w, h = (int(round(float(v))) for v in text.split(","))
-    except ValueError:
-        raise StudioError(f"--box wants four numbers x,y,w,h (pixels), not {text!r}") from None
-    if w <= 0 or h <= 0:
-        raise StudioError(f"--box {text!r}: the width and height must be positive")
-    return x, y, w, h
 
 
 def mask_share_inside(mask: np.ndarray, box: Box) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from studio.catalogue import InpaintOptions
 from studio.engines.masks import composite, require_hole
 from studio.jobs import Job, quiet_job
 
@@ -18,14 +19,16 @@ METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 class ClassicInpainter:
     name = "classic"
 
-    def __init__(self, method: str = "telea", radius: int = 5):
+    def __init__(self, model=None, device=None, *, method: str = "telea", radius: int = 5):
+        """model, device: unused (no network); the arguments every engine takes."""
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}")
         self.method = method
         self.radius = radius
 
-    def run(self, rgb: np.ndarray, mask: np.ndarray, job: Job | None = None) -> np.ndarray:
-        """rgb: HxWx3 float32 in [0,1]; mask: HxW in [0,1], white = fill."""
+    def run(self, rgb: np.ndarray, mask: np.ndarray, options: InpaintOptions | None = None,
+            job: Job | None = None) -> np.ndarray:
+        """rgb: HxWx3 float32 in [0,1]; mask: HxW in [0,1], white = fill. Reads no options."""
         job = job or quiet_job()
         hole = require_hole(mask).astype(np.uint8) * 255
         job.progress(0.0, f"inpainting ({self.method})")

@@ -11,6 +11,7 @@ import dataclasses
 
 import numpy as np
 
+from studio.catalogue import InpaintOptions
 from studio.engines import faces
 from studio.engines.latent_search import LatentSearch, SearchOptions
 from studio.engines.masks import require_hole
@@ -22,19 +23,15 @@ FACE_MODEL = "dcgan-faces64"
 class FaceInpainter:
     name = "face"
 
-    def __init__(self, model: str | object = FACE_MODEL, device=None, *, steps: int | None = None,
-                 seed: int | None = None, box: faces.Box | None = None, options: SearchOptions | None = None,
+    def __init__(self, model: str | object = FACE_MODEL, device=None, *, search: SearchOptions | None = None,
                  upscale="auto", feather: int = 2):
+        """search: the z-search's settings (options.steps overrides its step count per run)."""
         if isinstance(model, str):
             from studio.checkpoints import load_model
 
             model, _ = load_model(model, device)
         self.search = LatentSearch(model, device)
-        self.options = options or SearchOptions()
-        if steps is not None:  # a copy: never change the caller's options object
-            self.options = dataclasses.replace(self.options, steps=steps)
-        self.seed = seed
-        self.box = box
+        self.search_options = search or SearchOptions()
         if upscale == "auto":  # the face SR checkpoint when installed, else a Lanczos resize
             from studio.engines.upscale import face_upscaler
 
@@ -42,15 +39,19 @@ class FaceInpainter:
         self.upscale = upscale
         self.feather = feather
 
-    def run(self, rgb: np.ndarray, mask: np.ndarray, job: Job | None = None, *,
-            box: faces.Box | None = None) -> np.ndarray:
-        """box: the face square if the caller already found it (else self.box, else detect)."""
+    def run(self, rgb: np.ndarray, mask: np.ndarray, options: InpaintOptions | None = None,
+            job: Job | None = None) -> np.ndarray:
+        """options: steps, seed and box (the face square; detected when None) are read."""
         job = job or quiet_job()
+        options = options or InpaintOptions()
         require_hole(mask)
         job.progress(0.0, "finding the face")
-        box = box or self.box or faces.choose_face(rgb, mask)
+        box = options.box or faces.choose_face(rgb, mask)
         crop = faces.extract(rgb, mask, box, 64)
-        result = self.search.search(crop.image64, crop.hole64, self.options, job.span(0.02, 0.95), self.seed,
+        search = self.search_options
+        if options.steps is not None:  # a copy: the engine's settings stay as built
+            search = dataclasses.replace(search, steps=options.steps)
+        result = self.search.search(crop.image64, crop.hole64, search, job.span(0.02, 0.95), options.seed,
                                     trust=crop.inside64)
         job.progress(0.96, "blending")
         return faces.paste(rgb, crop, result.image, mask, upscale=self.upscale, feather=self.feather, poisson=True)

@@ -13,9 +13,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from studio.engines.blend import composite, feather as feather_mask
-from studio.engines.detail import STRENGTH as DETAIL, transfer_detail
+from studio.catalogue import InpaintOptions
 from studio.devices import supports_bf16
+from studio.engines.blend import composite, feather as feather_mask
+from studio.engines.detail import transfer_detail
 from studio.engines.masks import require_hole
 from studio.errors import CheckpointError
 from studio.jobs import Job, quiet_job
@@ -141,14 +142,13 @@ def _undo(t, flip_w: bool, flip_h: bool, swap: bool):
 class PhotoInpainter:
     name = "photo"
 
-    def __init__(self, model: str | object = PHOTO_INPAINT_MODEL, device=None, *, seed: int | None = None,
-                 feather: int = 2, merge: int = 24, margin: tuple[int, int, float] = (24, 256, 0.5),
-                 reach: float = REACH, max_pixels: int = 1024 * 1024, max_regions: int = 64, bf16: bool | None = None,
-                 smooth: float | None = None, views: int | None = None, classic_share: float = CLASSIC_SHARE,
-                 detail: float = DETAIL):
-        """model: a checkpoint name or path, or an InpaintNet. The net is deterministic; `seed`
-        (default 0) only picks among the closest detail sources, so a result repeats exactly.
-        views: 1, 2, 4 or 8 net passes per crop (default: as many as VIEW_BUDGET allows)."""
+    def __init__(self, model: str | object = PHOTO_INPAINT_MODEL, device=None, *, feather: int = 2, merge: int = 24,
+                 margin: tuple[int, int, float] = (24, 256, 0.5), reach: float = REACH, max_pixels: int = 1024 * 1024,
+                 max_regions: int = 64, bf16: bool | None = None, smooth: float | None = None,
+                 views: int | None = None, classic_share: float = CLASSIC_SHARE):
+        """model: a checkpoint name or path, or an InpaintNet. The rest is the engine's tuning
+        (measured defaults). views: 1, 2, 4 or 8 net passes per crop (default: as many as
+        VIEW_BUDGET allows)."""
         import torch
 
         from studio.devices import pick_device
@@ -165,7 +165,6 @@ class PhotoInpainter:
         self.net = model.to(self.device).eval()
         if self.device.type == "cpu":
             self.net = self.net.to(memory_format=torch.channels_last)
-        self.seed = seed
         self.feather, self.merge, self.margin = int(feather), int(merge), margin
         self.reach, self.max_pixels, self.max_regions = float(reach), int(max_pixels), int(max_regions)
         self.bf16 = supports_bf16(self.device) if bf16 is None else bool(bf16)
@@ -178,11 +177,14 @@ class PhotoInpainter:
         if not 0.0 <= classic_share <= 1.0:
             raise ValueError("classic_share must be in [0, 1]")
         self.classic_share = float(classic_share)
-        self.detail = float(detail)
 
-    def run(self, rgb: np.ndarray, mask: np.ndarray, job: Job | None = None) -> np.ndarray:
-        """rgb: HxWx3 float32 in [0,1]; mask: HxW in [0,1], white = fill."""
+    def run(self, rgb: np.ndarray, mask: np.ndarray, options: InpaintOptions | None = None,
+            job: Job | None = None) -> np.ndarray:
+        """rgb: HxWx3 float32 in [0,1]; mask: HxW in [0,1], white = fill. options.detail is the
+        strength of detail transfer; the net is deterministic and options.seed (default 0) only
+        picks among the closest detail sources, so a result repeats exactly."""
         job = job or quiet_job()
+        options = options or InpaintOptions()
         hole = require_hole(mask)
         mask = np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
         boxes = regions(hole, self.merge, self.margin, self.max_regions)
@@ -192,7 +194,7 @@ class PhotoInpainter:
         out = rgb.copy()
         for i, (x0, y0, x1, y1) in enumerate(boxes):
             job.progress(i / len(boxes), f"filling region {i + 1} of {len(boxes)}")
-            fill = self._fill(rgb[y0:y1, x0:x1], hole[y0:y1, x0:x1], scales[i], views)
+            fill = self._fill(rgb[y0:y1, x0:x1], hole[y0:y1, x0:x1], scales[i], views, options)
             # The feather is read on a window `feather` px wider than the crop, so a fade that
             # reaches the crop's edge is the one the whole photo would get.
             f = self.feather
@@ -202,7 +204,7 @@ class PhotoInpainter:
         job.progress(1.0, "done")
         return out
 
-    def _fill(self, crop: np.ndarray, hole: np.ndarray, s: float, views: int) -> np.ndarray:
+    def _fill(self, crop: np.ndarray, hole: np.ndarray, s: float, views: int, options: InpaintOptions) -> np.ndarray:
         """The net's result on one crop at the crop's size (float32, clamped to [0, 1]); the
         net runs at scale `s`, on `views` mirrored/transposed views averaged."""
         import torch
@@ -229,7 +231,7 @@ class PhotoInpainter:
             crop8 = np.round(np.clip(crop, 0, 1) * 255).astype(np.uint8)
             t = cv2.inpaint(crop8, hole.astype(np.uint8), 5, cv2.INPAINT_TELEA)
             y = (1 - self.classic_share) * y + self.classic_share * (t.astype(np.float32) / 255)
-        if self.detail > 0:  # at the photo's own resolution: its texture, at its scale
+        if options.detail > 0:  # at the photo's own resolution: its texture, at its scale
             shown = np.where(hole[..., None], y, crop).astype(np.float32)
-            y[hole] = transfer_detail(shown, hole, self.detail, seed=self.seed or 0)[hole]
+            y[hole] = transfer_detail(shown, hole, options.detail, seed=options.seed or 0)[hole]
         return y

@@ -1,9 +1,8 @@
-"""Image folders for training, decoded once into memory.
+"""Image folders as torch datasets for training, decoded once into memory.
 
-Files are ordered by their numeric name (2.jpg before 10.jpg) and the LAST `holdout` of
-them are validation: the split depends on nothing but the file names, so every run and
-every rank agrees on it and validation images never reach training. 28,000 64x64 faces
-are 344 MB as uint8, so decoding once beats decoding every epoch on two cores.
+The files and the train/validation split come from studio/data/images.py (name order, the
+last `holdout` validate). 28,000 64x64 faces are 344 MB as uint8, so decoding once beats
+decoding every epoch on two cores.
 """
 
 from __future__ import annotations
@@ -15,34 +14,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from studio.data.images import list_images, split_holdout
 from studio.errors import StudioError
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-
-
-def _name_key(p: Path):
-    # Numeric names first, in numeric order; anything else after, alphabetically.
-    return (0, int(p.stem), "") if p.stem.isdigit() else (1, 0, p.name)
-
-
-def list_images(folder: Path) -> list[Path]:
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise StudioError(f"image folder {folder} does not exist")
-    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_name_key)
-    if not files:
-        raise StudioError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {folder}")
-    return files
-
-
-def split_holdout(files: list[Path], holdout: int) -> tuple[list[Path], list[Path]]:
-    """(train, validation): validation is the last `holdout` files in name order."""
-    if holdout < 0:
-        raise StudioError("--val-holdout must be 0 or more")
-    if holdout >= len(files):
-        raise StudioError(f"--val-holdout {holdout} leaves no training images out of {len(files)}")
-    cut = len(files) - holdout
-    return files[:cut], files[cut:]
 
 
 def load_images(files: list[Path], size: int) -> torch.Tensor:

@@ -32,12 +32,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from studio.data.attributes import ATTRIBUTES, default_label_file, labels_for, read_labels
+from studio.data.images import list_images, split_holdout
 from studio.errors import StudioError
 from studio.nets.icgan import NZ, Z_LIMIT, AttributeJudge, IcGAN64, sample_z
 from studio.train import harness
+from studio.train.data import load_images
 from studio.train.harness import autocast, cosine_lr, use_bf16
-from studio.train.attributes import ATTRIBUTES, default_label_file, labels_for, read_labels
-from studio.train.data import list_images, load_images, split_holdout
 
 PHASES = ("gan", "encoder-z", "encoder-y", "judge")
 STATE_FILES = {"gan": harness.STATE_FILE, "encoder-z": "state-encoder-z.pt", "encoder-y": "state-encoder-y.pt",

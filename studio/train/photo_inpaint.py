@@ -8,7 +8,7 @@
 Data: random --size crops (a random 1-2x larger square, area-downscaled, turned and flipped)
 of every image under --data, except the last --val-holdout files of --val (by name), which
 are validation only. Holes: the irregular masks minus the last --mask-holdout of each bin,
-brush strokes and boxes (studio/train/inpaint_masks.py).
+brush strokes and boxes (studio/data/masks.py).
 Loss: L1 weighted --hole-weight times higher inside the hole, plus, after --adv-after steps,
 --adv-weight times the hinge loss of a discriminator with a global and a PatchGAN head that
 sees the composited image and the mask. Adam; the learning rate follows a cosine to 1 % over
@@ -30,13 +30,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from studio.data.images import centre_crop, find_images, held_out, read_rgb
+from studio.data.masks import MaskSampler, fit_mask, read_mask, split_masks
 from studio.errors import StudioError
+from studio.metrics import psnr
 from studio.nets.inpaint_net import UPSAMPLERS, Discriminator, InpaintNet
 from studio.train import harness
 from studio.train.harness import autocast, cosine_lr, use_bf16
-from studio.train.data import _name_key
-from studio.train.inpaint_masks import MaskSampler, fit_mask, read_mask, split_masks
-from studio.train.sr_data import find_images, read_rgb
 
 VIRTUAL_LENGTH = 1 << 22  # crops per "epoch": far more than any run takes
 MAX_SIDE = 1024  # big wallpapers are shrunk on load: full-size crops of them are featureless
@@ -45,23 +45,6 @@ VAL_BINS = (2, 3, 4, 5)  # 20-60 %: the bins the targets are set on
 
 
 # ----------------------------------------------------------------------------- data
-
-
-def held_out(folder: Path, n: int) -> list[Path]:
-    """The last n images of a folder by name: validation for the trainer and the benchmark."""
-    files = sorted((p for p in find_images([folder]) if p.parent == Path(folder)), key=_name_key)
-    return files[-n:] if n > 0 else []
-
-
-def centre_crop(img: np.ndarray, size: int) -> np.ndarray:
-    """size x size from the middle (the short side scaled up to size first if smaller)."""
-    h, w = img.shape[:2]
-    if min(h, w) < size:
-        k = size / min(h, w)
-        img = cv2.resize(img, (max(size, round(w * k)), max(size, round(h * k))), interpolation=cv2.INTER_CUBIC)
-        h, w = img.shape[:2]
-    y, x = (h - size) // 2, (w - size) // 2
-    return np.ascontiguousarray(img[y:y + size, x:x + size])
 
 
 def shrink(img: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
@@ -118,11 +101,6 @@ def validation_pairs(photos: list[Path], val_masks: dict[int, list[Path]], *, si
         img = centre_crop(read_rgb(p), size).astype(np.float32) / 255
         pairs.append((img, fit_mask(read_mask(files[(i // len(bins)) % len(files)]), size), b))
     return pairs
-
-
-def hole_psnr(out: np.ndarray, ref: np.ndarray, hole: np.ndarray) -> float:
-    mse = float(((out - ref) ** 2)[hole > 0.5].mean())
-    return 99.0 if mse == 0 else 10 * np.log10(1.0 / mse)
 
 
 def telea(img: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -292,7 +270,8 @@ def train(args, ctx: harness.Context) -> None:
         + (f", D inputs shifted by 0-{args.d_shift - 1} px" if args.d_shift > 1 else "")
         + f" after step {args.adv_after}", "bf16": bf16}
     if harness.is_main() and val and "telea_hole_psnr" not in run.extra:
-        run.extra["telea_hole_psnr"] = float(np.mean([hole_psnr(telea(i, h), i, h) for i, h, _ in val]))
+        run.extra["telea_hole_psnr"] = float(np.mean([psnr(telea(i, h), i, peak=1.0, where=h > 0.5)
+                                                      for i, h, _ in val]))
     Gw, Dw = harness.wrap_ddp(G, ctx), harness.wrap_ddp(D, ctx)
     with run:
         while run.keep_going():
@@ -359,8 +338,8 @@ def validate(G: InpaintNet, val, device, bf16: bool) -> dict:
     hole_p, whole_p = [], []
     for img, hole, _ in val:
         out = fill(G, img, hole, device, bf16)
-        hole_p.append(hole_psnr(out, img, hole))
-        whole_p.append(hole_psnr(out, img, np.ones_like(hole)))
+        hole_p.append(psnr(out, img, peak=1.0, where=hole > 0.5))
+        whole_p.append(psnr(out, img, peak=1.0))
     G.train(was)
     return {"hole_psnr": float(np.mean(hole_p)), "psnr": float(np.mean(whole_p))}
 

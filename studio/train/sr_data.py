@@ -1,8 +1,9 @@
 """Training pairs for 4x super-resolution: random HR crops and their bicubic LR.
 
-LR is made the way the literature's test sets are made (antialiased bicubic, Pillow's
-BICUBIC = MATLAB imresize), from the 8-bit HR crop, and stored as 8 bits again. An
-optional `degrade` adds what real photos carry (a little blur, sensor noise, JPEG).
+LR is made the way the literature's test sets are made (bicubic_down in studio/data/images.py:
+antialiased bicubic, Pillow's BICUBIC = MATLAB imresize), from the 8-bit HR crop, and stored
+as 8 bits again. An optional `degrade` adds what real photos carry (a little blur, sensor
+noise, JPEG).
 
 Each virtual index maps to one crop through its own seeded generator, so batches depend
 only on the sampler's order: resuming a run replays exactly the same data.
@@ -11,51 +12,15 @@ only on the sampler's order: resuming a run replays exactly the same data.
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
+from studio.data.images import bicubic_down
 from studio.errors import StudioError
-from studio.train.data import IMAGE_SUFFIXES, _name_key
 
 VIRTUAL_LENGTH = 1 << 22  # crops per "epoch": far more than any run takes
-
-
-def find_images(folders: list[Path]) -> list[Path]:
-    """All images under the folders (recursively), in a stable order."""
-    files: list[Path] = []
-    for folder in folders:
-        folder = Path(folder)
-        if not folder.is_dir():
-            raise StudioError(f"image folder {folder} does not exist")
-        found = [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
-        files += sorted(found, key=lambda p: (str(p.parent), *_name_key(p)))
-    if not files:
-        raise StudioError(f"no images in {', '.join(str(f) for f in folders)}")
-    return files
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except Exception as e:  # noqa: BLE001 - a broken training file: say which
-        raise StudioError(f"cannot read training image {path}: {e}") from None
-
-
-def bicubic_down(hr: np.ndarray, scale: int) -> np.ndarray:
-    """uint8 (H, W, 3) -> uint8 (H/scale, W/scale, 3), antialiased bicubic."""
-    h, w = hr.shape[:2]
-    return np.asarray(Image.fromarray(hr).resize((w // scale, h // scale), Image.BICUBIC))
-
-
-def bicubic_up(lr8: np.ndarray, scale: int) -> np.ndarray:
-    """uint8 (h, w, 3) -> float32 (h*scale, w*scale, 3) in [0, 1]: the literature's bicubic baseline."""
-    h, w = lr8.shape[:2]
-    up = Image.fromarray(lr8).resize((w * scale, h * scale), Image.BICUBIC)
-    return np.asarray(up).astype(np.float32) / 255.0
 
 
 def degrade(lr: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -22,12 +22,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from studio.data.images import bicubic_down, bicubic_up, find_images, read_rgb
 from studio.errors import StudioError
 from studio.metrics import crop_to_multiple, sr_scores
 from studio.nets.srresnet import SRResNet
 from studio.train import harness
 from studio.train.harness import autocast, cosine_lr, use_bf16
-from studio.train.sr_data import SRPatches, bicubic_down, bicubic_up, find_images, read_rgb
+from studio.train.sr_data import SRPatches
 
 SCALE = 4
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from studio.ui import history as hist
+from studio.editing import history as hist
 
 INTERVAL_MS = 60_000
 SESSION_JSON = "session.json"

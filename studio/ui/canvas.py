@@ -14,10 +14,10 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QGraphicsScene, QGraphicsView
 
-from studio.ui import brush as brushes
+from studio.editing import brush as brushes
+from studio.editing.document import Change, Document
 from studio.ui import qimage
 from studio.ui.canvas_items import BrushOutline, PyramidItem, SplitLine
-from studio.ui.document import Change, Document
 
 BACKGROUND = QColor(38, 38, 40)
 MIN_ZOOM, MAX_ZOOM = 0.01, 64.0

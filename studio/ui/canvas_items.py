@@ -131,10 +131,6 @@ class SplitLine(QGraphicsItem):
         self.setZValue(90)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
 
-    def set_height(self, height: float) -> None:
-        self.prepareGeometryChange()
-        self.height = height
-
     def boundingRect(self) -> QRectF:
         # Cosmetic pens and the handle have a fixed on-screen size; be generous.
         return QRectF(-4000, -10, 8000, self.height + 20)

@@ -1,11 +1,11 @@
 """Face attributes (IcGAN): one slider per attribute, a live 64x64 preview, full renders.
 
 Flow: "Find face" encodes the face (a job: loads the editor, detects or takes the face box)
-into a session whose start values set the sliders. Dragging asks the worker for previews,
-latest request wins (one in flight at most, the newest waiting), so the UI never queues up
-stale work. Releasing a slider or Apply renders at full resolution as one undoable step;
-each render is absolute (the encoded photo with these values), not stacked on the last.
-Reset puts back the face region as it was when encoded.
+into a session whose start values set the sliders. Dragging asks the worker for previews and
+releasing a slider (or Apply) renders at full resolution as one undoable step; both go to the
+job runner with `latest=`, so one is in flight at most and only the newest request waits:
+the UI never queues up stale work. Each render is absolute (the encoded photo with these
+values), not stacked on the last. Reset puts back the face region as it was when encoded.
 """
 
 from __future__ import annotations
@@ -15,8 +15,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSlider,
                                QVBoxLayout, QWidget)
 
-from studio.ui import history as hist
-from studio.ui.history import Patch, Step
+from studio import catalogue
+from studio.catalogue import EditOptions, Tool
+from studio.editing import history as hist
+from studio.editing.history import Patch, Step
+from studio.ui.tool_panel import Host
 
 SLIDER_SCALE = 100  # slider units per attribute unit
 RANGE = 2.0
@@ -29,18 +32,14 @@ def _clip_rect(box, size) -> tuple[int, int, int, int] | None:
 
 
 class FacePanel(QWidget):
-    def __init__(self, host, parent=None):
+    def __init__(self, tool: Tool, host: Host, parent=None):
         super().__init__(parent)
-        self.host = host
+        self.tool, self.host = tool, host
         self.session = None
         self.attributes: list[str] = []
         self.start_values: dict[str, float] = {}
         self.sliders: dict[str, QSlider] = {}
         self.value_labels: dict[str, QLabel] = {}
-        self._preview_busy = False
-        self._preview_pending: dict[str, float] | None = None
-        self._render_pending: dict[str, float] | None = None
-        self._rendering = False
         self._applied: dict[str, float] = {}
         self._base: tuple[tuple[int, int, int, int], np.ndarray] | None = None  # reset target
         layout = QVBoxLayout(self)
@@ -78,26 +77,34 @@ class FacePanel(QWidget):
         row.addWidget(self.reset_button)
         layout.addLayout(row)
         self.unavailable: str | None = None
+        self._doc = None  # the document the session was encoded from
         self.refresh()
 
-    # ------------------------------------------------------------ availability
+    # ------------------------------------------------------------ the panel protocol
     def refresh(self) -> None:
         """Check (from files only, no torch) whether editing can run at all."""
-        from studio.ui.engines import edit_unavailable_reason
-
-        self.unavailable = edit_unavailable_reason()
+        self.unavailable = catalogue.unavailable(self.tool)
         self.end_session()
         self.setEnabled(True)
         if self.unavailable:
             self.message.setText(self.unavailable)
         self.find_button.setEnabled(self.unavailable is None)
 
+    def run(self) -> bool:
+        return self.find_face()
+
+    def document_changed(self) -> None:
+        """Another image or a new size: the encoded face no longer matches it."""
+        resized = self.session is not None and self.host.document is self._doc
+        self.end_session("The image size changed: find the face again to edit it." if resized else None)
+
     def end_session(self, why: str | None = None) -> None:
         if self.session is not None:
-            self.host.preview.clear()  # its 64x64 face no longer matches anything
+            self.host.clear_preview()  # its 64x64 face no longer matches anything
         self.session = None
         self._base = None
-        self._render_pending = self._preview_pending = None
+        for key in ("preview", "render"):  # requests for the old face are no use now
+            self.host.runner.drop_waiting(key)
         for i in reversed(range(self.grid.count())):
             self.grid.itemAt(i).widget().deleteLater()
         self.sliders.clear()
@@ -116,13 +123,14 @@ class FacePanel(QWidget):
         if doc is None:
             self.host.status("Open an image first")
             return False
-        device, engines, rgb, box = self.host.settings.device, self.host.engines, doc.picture.rgb, doc.face_box
-        bits = doc.bit_depth
+        device, cache, rgb, bits = self.host.settings.device, self.host.cache, doc.picture.rgb, doc.bit_depth
+        options = EditOptions(box=doc.face_box)
+        self._doc = doc
 
         def work(job):
             job.progress(0.0, "loading the face editor")
-            editor = engines.face_editor(device)
-            session = editor.encode(rgb, job.span(0.1, 1.0), box=box)
+            editor = cache.engine(self.tool.name, None, device)
+            session = editor.encode(rgb, job.span(0.1, 1.0), options)
             rect = _clip_rect(session.box, (rgb.shape[1], rgb.shape[0]))
             base = None
             if rect is not None:
@@ -157,7 +165,7 @@ class FacePanel(QWidget):
         self.scroll.setVisible(True)
         self.subtle.setVisible(True)
         if self.host.document is not None and self.host.document.face_box is None:
-            self.host.canvas.set_box(tuple(int(v) for v in session.box))  # show which face it found
+            self.host.show_face_box(tuple(int(v) for v in session.box))  # show which face it found
         x, y, w, h = session.box
         self.message.setText(f"Face at {x},{y} ({w}×{h}). Drag a slider for a live preview; release or "
                              "Apply renders it on the photo. Making a hair colour present removes the "
@@ -193,61 +201,39 @@ class FacePanel(QWidget):
         self._show_value(name)
         self.request_preview()
 
-    # ------------------------------------------------------------ preview (latest wins)
+    # ------------------------------------------------------------ preview and render (latest wins)
     def request_preview(self) -> None:
         if self.session is None:
             return
-        self._preview_pending = self.values()
-        if not self._preview_busy:
-            self._send_preview()
+        session, values, transfer = self.session, self.values(), self.transfer()
+        self.host.runner.start("preview", lambda job: session.preview(values, transfer), self._previewed,
+                               on_error=self._preview_failed, background=True, latest="preview")
 
     def transfer(self) -> str:
         """How the edit reaches the photo (the engine's transfer names)."""
         return "delta" if self.subtle.isChecked() else "local"
 
-    def _send_preview(self) -> None:
-        values, self._preview_pending = self._preview_pending, None
-        session, transfer = self.session, self.transfer()
-        self._preview_busy = True
-        self.host.runner.start("preview", lambda job: session.preview(values, transfer), self._previewed,
-                               on_error=self._preview_failed, on_cancel=self._preview_done, background=True)
-
     def _previewed(self, rgb) -> None:
         self.host.show_preview(rgb, "Attribute preview (64×64)")
-        self._preview_done()
 
     def _preview_failed(self, error, details) -> None:
-        self._preview_pending = None
-        self._preview_done()
         self.host.show_job_error("Preview failed", error, details)
 
-    def _preview_done(self) -> None:
-        self._preview_busy = False
-        if self._preview_pending is not None and self.session is not None:
-            self._send_preview()
-
-    # ------------------------------------------------------------ full renders
     def apply(self) -> bool:
         if self.session is None:
             return False
-        values = self.values()
-        if self._rendering:  # latest wins: render these once the running one is done
-            self._render_pending = values
-            return True
+        values, transfer = self.values(), self.transfer()
         session, bits, rgb = self.session, self.host.document.bit_depth, self.host.document.picture.rgb
-        transfer = self.transfer()
 
         def work(job):
+            # rgb is the document's own array: when a waiting render runs, the last one is applied.
             out = session.render(values, job, transfer)
             step = hist.image_step("Edit face attributes", hist.quantize(rgb, bits), hist.quantize(out, bits))
             if step is not None:
                 step.tag = {"face_session": session, "values": values}
             return step
 
-        started = self.host.start_job("Editing the face", work, self._rendered,
-                                      on_end=self._render_ended)
-        self._rendering = started
-        return started
+        return self.host.start_job(self.tool.job, work, self._rendered, latest="render")
 
     def _rendered(self, step) -> None:
         if step is not None:
@@ -255,12 +241,6 @@ class FacePanel(QWidget):
             step.tag["before"] = dict(self._applied)
             self._applied = dict(step.tag["values"])
         self.host.apply_step(step, "Face attributes applied" if step else "The edit changed nothing", tool="edit")
-
-    def _render_ended(self) -> None:
-        self._rendering = False
-        if self._render_pending is not None and self.session is not None:
-            self._render_pending = None
-            self.apply()
 
     def _cover_base(self, step: Step) -> None:
         """Keep the reset target covering every pixel a render changed (grow it if needed)."""

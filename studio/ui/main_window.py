@@ -16,18 +16,18 @@ from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QProgressBar,
                                QPushButton, QSpinBox, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
+from studio.editing.brush import Brush
+from studio.editing.document import Change, Document
 from studio.errors import StudioError
 from studio.ui import dialogs
 from studio.ui.autosave import Autosaver, read_session, remove_session
-from studio.ui.brush import Brush
 from studio.ui.busy_io import run_off_ui_thread
 from studio.ui.canvas import Canvas
-from studio.ui.document import Change, Document
-from studio.ui.engines import Engines, describe_device
-from studio.ui.face_panel import FacePanel
+from studio.catalogue import TOOLS
+from studio.model_cache import ModelCache
 from studio.ui.preview import PreviewWidget
 from studio.ui.settings import Settings, SettingsDialog
-from studio.ui.tool_panels import InpaintPanel, UpscalePanel
+from studio.ui.tool_panel import Panel
 from studio.ui.worker import JobRunner
 
 OPEN_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp);;All files (*)"
@@ -45,7 +45,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = Settings(settings)
         self.settings.apply_models_dir()
-        self.engines = Engines()
+        self.cache = ModelCache()
         self.runner = JobRunner(self)
         self.document: Document | None = None
         self.ask_before_closing = True
@@ -87,12 +87,10 @@ class MainWindow(QMainWindow):
         body = QWidget()
         layout = QVBoxLayout(body)
         self.tabs = QTabWidget()
-        self.inpaint_panel = InpaintPanel(self)
-        self.upscale_panel = UpscalePanel(self)
-        self.face_panel = FacePanel(self)
-        self.tabs.addTab(self.inpaint_panel, "Restore")
-        self.tabs.addTab(self.upscale_panel, "Upscale")
-        self.tabs.addTab(self.face_panel, "Face")
+        # One panel per tool of the catalogue, in its order; the generic one unless it names its own.
+        self.panels: dict[str, Panel] = {t.name: t.panel_class()(t, self) for t in TOOLS if t.gui}
+        for panel in self.panels.values():
+            self.tabs.addTab(panel, panel.tool.title)
         layout.addWidget(self.tabs, 1)
         self.preview = PreviewWidget()
         layout.addWidget(self.preview)
@@ -151,9 +149,8 @@ class MainWindow(QMainWindow):
         self.act_load_mask = a("&Load mask…", lambda: self.load_mask())
         self.act_save_mask = a("E&xport mask…", self.export_mask)
         self.act_cancel = a("&Cancel job", self.cancel_job, "Esc")
-        self.act_inpaint = a("&Fill masked area", lambda: self._run_tool(0, self.inpaint_panel.run), "Ctrl+Return")
-        self.act_upscale = a("&Upscale 4×", lambda: self._run_tool(1, self.upscale_panel.run))
-        self.act_face = a("Face &attributes…", lambda: self._run_tool(2, self.face_panel.find_face))
+        self.tool_actions = {name: a(p.tool.action, lambda _=False, n=name: self.run_tool(n), p.tool.shortcut or None)
+                             for name, p in self.panels.items()}
         self.act_models = a("&Models and about…", self.open_models)
 
     def _build_toolbar(self) -> None:
@@ -208,7 +205,7 @@ class MainWindow(QMainWindow):
                     self.act_save_mask):
             m.addSeparator() if act is None else m.addAction(act)
         m = self.menuBar().addMenu("&Tools")
-        for act in (self.act_inpaint, self.act_upscale, self.act_face, None, self.act_cancel):
+        for act in (*self.tool_actions.values(), None, self.act_cancel):
             m.addSeparator() if act is None else m.addAction(act)
         m = self.menuBar().addMenu("&Help")
         m.addAction(self.act_models)
@@ -240,6 +237,17 @@ class MainWindow(QMainWindow):
     def show_preview(self, rgb, caption: str) -> None:
         self.preview.show_array(rgb, caption)
 
+    def clear_preview(self) -> None:
+        self.preview.clear()
+
+    def show_face_box(self, box) -> None:
+        """Show a face box a tool found (unless the user drew one)."""
+        if self.document is not None and self.document.face_box is None:
+            self.canvas.set_box(box)
+
+    def panel(self, tool: str) -> Panel:
+        return self.panels[tool]
+
     def show_job_error(self, title: str, error: BaseException, details: str = "") -> None:
         dialogs.show_exception(self, title, error, details)
 
@@ -249,9 +257,11 @@ class MainWindow(QMainWindow):
     def _show_device(self) -> None:
         self.device_label.setText(f"Device: {self.device_text}")
 
-    def _run_tool(self, tab: int, run) -> None:
-        self.tabs.setCurrentIndex(tab)
-        run()
+    def run_tool(self, tool: str) -> bool:
+        """The tool's menu action: show its panel and run it."""
+        panel = self.panels[tool]
+        self.tabs.setCurrentWidget(panel)
+        return panel.run()
 
     def _update_title(self) -> None:
         doc = self.document
@@ -277,7 +287,6 @@ class MainWindow(QMainWindow):
             self.size_label.setText(f"{w}×{h_} px, {doc.bit_depth}-bit")
         else:
             self.size_label.setText("")
-        self.upscale_panel.update_size()
         self._update_title()
 
     def _after_edit(self) -> None:
@@ -384,7 +393,8 @@ class MainWindow(QMainWindow):
         done = doc.undo() if undo else doc.redo()
         step, change = done
         self._refresh(change)
-        self.face_panel.follow_step(step, undo)
+        for panel in self.panels.values():
+            panel.follow_step(step, undo)
         self.status(f"{'Undid' if undo else 'Redid'}: {step.label}")
 
     def apply_step(self, step, message: str, tool: str = "") -> None:
@@ -394,7 +404,8 @@ class MainWindow(QMainWindow):
             return
         change = self.document.push(step)
         self._refresh(change)
-        self.face_panel.follow_step(step)
+        for panel in self.panels.values():
+            panel.follow_step(step, None)
         if tool:
             self.resultApplied.emit(tool)
         self.status(message, RESULT_MESSAGE_MS)
@@ -402,7 +413,8 @@ class MainWindow(QMainWindow):
     def _refresh(self, change: Change) -> None:
         self.canvas.refresh(change)
         if change.resized:
-            self.face_panel.end_session("The image size changed: find the face again to edit it.")
+            for panel in self.panels.values():
+                panel.document_changed()
             self.documentReplaced.emit()
         self._after_edit()
 
@@ -424,9 +436,10 @@ class MainWindow(QMainWindow):
                     "\\ to leave")
 
     # ================================================================ jobs
-    def start_job(self, name: str, fn, on_result, *, on_end=None) -> bool:
-        """Run fn(job) on the worker; refuse (and say so) while another job runs."""
-        if self.runner.busy:
+    def start_job(self, name: str, fn, on_result, *, on_end=None, latest: str | None = None) -> bool:
+        """Run fn(job) on the worker; refuse (and say so) while another job runs. latest: a key
+        under which a new request waits for the running one and replaces an older waiting one."""
+        if self.runner.busy and not (latest is not None and self.runner.pending(latest)):
             self.status(f"Busy: {self.runner.current.name.lower()} is still running. Wait for it or cancel it "
                         "(Esc); the new job was not started.")
             return False
@@ -445,7 +458,8 @@ class MainWindow(QMainWindow):
         def cancelled():
             finish(lambda: self.status(f"{name} cancelled; the image was not changed"))
 
-        return self.runner.start(name, fn, lambda r: finish(on_result, r), on_error=failed, on_cancel=cancelled)
+        return self.runner.start(name, fn, lambda r: finish(on_result, r), on_error=failed, on_cancel=cancelled,
+                                 latest=latest)
 
     def cancel_job(self) -> None:
         if self.runner.cancel():
@@ -482,8 +496,12 @@ class MainWindow(QMainWindow):
             self._show_device()
             self.status(str(error) if isinstance(error, StudioError) else f"Device check failed: {error}")
 
-        self.runner.start("warm-up", lambda job: describe_device(device), done, on_error=failed,
-                          background=True)
+        def describe(job):
+            from studio.devices import describe, pick_device  # imports torch: on the worker
+
+            return describe(pick_device(device))
+
+        self.runner.start("warm-up", describe, done, on_error=failed, background=True)
 
     # ================================================================ files
     def _can_replace_document(self) -> bool:
@@ -541,7 +559,8 @@ class MainWindow(QMainWindow):
         self.act_compare.setChecked(False)
         self.document = doc
         self.canvas.set_document(doc)
-        self.face_panel.end_session()
+        for panel in self.panels.values():
+            panel.document_changed()
         self.preview.clear()
         self.documentReplaced.emit()
         self._update_actions()
@@ -694,11 +713,11 @@ class MainWindow(QMainWindow):
 
     def settings_changed(self) -> None:
         """Device or models folder changed: rebuild engines on next use, re-read installed models."""
-        self.engines.clear()
+        self.cache.clear()
         self.device_text = self.settings.device
         self._show_device()
-        self.upscale_panel.refresh()
-        self.face_panel.refresh()
+        for panel in self.panels.values():
+            panel.refresh()
         self.warm_up()
 
     def open_models(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -9,9 +10,9 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QPushButton, QWidget)
 
-from studio.ui.engines import INPAINT_ENGINES
+from studio.catalogue import INPAINT_ENGINES
+from studio.devices import CHOICES as DEVICES
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
 DEVICE_LABELS = {"auto": "Auto (CUDA, then MPS, then CPU)", "cpu": "CPU", "cuda": "CUDA GPU", "mps": "Apple MPS"}
 MAX_RECENT = 10
 
@@ -44,14 +45,25 @@ class Settings:
     def models_dir(self, value: str) -> None:
         self.store.setValue("models_dir", value)
 
+    def tool_values(self, tool: str) -> dict:
+        """A tool panel's last option values (what a new session starts with)."""
+        try:
+            values = json.loads(self._get(f"tools/{tool}", "{}"))
+        except ValueError:
+            return {}
+        return values if isinstance(values, dict) else {}
+
+    def set_tool_values(self, tool: str, values: dict) -> None:
+        self.store.setValue(f"tools/{tool}", json.dumps(values))
+
     @property
     def inpaint_engine(self) -> str:
-        e = self._get("inpaint_engine", "auto")
+        e = self.tool_values("inpaint").get("engine", "auto")
         return e if e in INPAINT_ENGINES else "auto"
 
     @inpaint_engine.setter
     def inpaint_engine(self, value: str) -> None:
-        self.store.setValue("inpaint_engine", value)
+        self.set_tool_values("inpaint", {**self.tool_values("inpaint"), "engine": value})
 
     @property
     def recent(self) -> list[str]:

@@ -7,7 +7,9 @@ errors and cancellations come back as queued signals and reach the callbacks on 
 
 One user job at a time: starting another while one runs is refused (the caller says so in
 the status bar). Background tasks (warm-up, live previews) queue behind whatever runs and do
-not count as busy.
+not count as busy. `latest=KEY` makes requests coalesce, "the latest request wins": while a
+task of that key is queued or running, a new one waits in its place, replacing any older
+waiting one (which is dropped unrun), so dragging a slider never queues stale work.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class Task:
     fn: Callable[[Job], Any]
     token: CancelToken
     background: bool
+    latest: str | None = None
 
 
 class _Worker(QObject):
@@ -99,6 +102,7 @@ class JobRunner(QObject):
         self._ids = itertools.count(1)
         self._callbacks: dict[int, _Callbacks] = {}
         self._tasks: dict[int, Task] = {}
+        self._waiting: dict[str, tuple[Task, _Callbacks]] = {}  # latest key -> the request held back
         self.current: Task | None = None  # the running (or queued) user job
 
     @property
@@ -106,18 +110,36 @@ class JobRunner(QObject):
         return self.current is not None
 
     def start(self, name: str, fn: Callable[[Job], Any], on_result=None, *, on_error=None, on_cancel=None,
-              on_progress=None, background: bool = False) -> bool:
-        """Queue fn on the worker; False (and nothing queued) if a user job is already running."""
+              on_progress=None, background: bool = False, latest: str | None = None) -> bool:
+        """Queue fn on the worker; False (and nothing queued) if another user job is running.
+        latest: a key; while a task of this key is pending, this request waits in its place."""
+        task = Task(next(self._ids), name, fn, CancelToken(), background, latest)
+        callbacks = _Callbacks(on_result, on_error, on_cancel, on_progress)
+        if latest is not None and any(t.latest == latest for t in self._tasks.values()):
+            if not background and self.busy and self.current.latest != latest:
+                return False
+            self._waiting[latest] = (task, callbacks)  # an older waiting request is dropped
+            return True
         if not background and self.busy:
             return False
-        task = Task(next(self._ids), name, fn, CancelToken(), background)
-        self._callbacks[task.id] = _Callbacks(on_result, on_error, on_cancel, on_progress)
-        self._tasks[task.id] = task
-        if not background:
-            self.current = task
-            self.started.emit(name)
-        self._submit.emit(task)
+        self._submit_task(task, callbacks)
         return True
+
+    def _submit_task(self, task: Task, callbacks: _Callbacks) -> None:
+        self._callbacks[task.id] = callbacks
+        self._tasks[task.id] = task
+        if not task.background:
+            self.current = task
+            self.started.emit(task.name)
+        self._submit.emit(task)
+
+    def drop_waiting(self, latest: str) -> None:
+        """Forget the request waiting under this key (what it was for is gone)."""
+        self._waiting.pop(latest, None)
+
+    def pending(self, latest: str) -> bool:
+        """Whether a task of this key is queued, running or waiting."""
+        return latest in self._waiting or any(t.latest == latest for t in self._tasks.values())
 
     def cancel(self) -> bool:
         if self.current is None:
@@ -127,6 +149,7 @@ class JobRunner(QObject):
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """Cancel everything and stop the thread (closing the window)."""
+        self._waiting.clear()
         for task in self._tasks.values():
             task.token.cancel()
         self._thread.quit()
@@ -139,6 +162,12 @@ class JobRunner(QObject):
         if task is not None and task is self.current:
             self.current = None
         return task, cb
+
+    def _next_waiting(self, task: Task) -> None:
+        """After a task's callbacks ran: the request that waited for its key, if any."""
+        waiting = self._waiting.pop(task.latest, None) if task.latest is not None else None
+        if waiting is not None and (waiting[0].background or not self.busy):
+            self._submit_task(*waiting)
 
     @Slot(int, float, str, object)
     def _on_progress(self, task_id: int, fraction: float, message: str, preview) -> None:
@@ -161,6 +190,7 @@ class JobRunner(QObject):
             self.ended.emit(task.name, "done")
         if cb and cb.on_result:
             cb.on_result(result)
+        self._next_waiting(task)
 
     @Slot(int, object, str)
     def _on_failed(self, task_id: int, error: BaseException, details: str) -> None:
@@ -171,6 +201,8 @@ class JobRunner(QObject):
             self.ended.emit(task.name, "failed")
         if cb and cb.on_error:
             cb.on_error(error, details)
+        if task.latest is not None:  # what waited was asked of the same failing work: drop it
+            self._waiting.pop(task.latest, None)
 
     @Slot(int)
     def _on_cancelled(self, task_id: int) -> None:
@@ -181,3 +213,4 @@ class JobRunner(QObject):
             self.ended.emit(task.name, "cancelled")
         if cb and cb.on_cancel:
             cb.on_cancel()
+        self._next_waiting(task)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from studio.ui import history as hist
-from studio.ui.history import History, Rect, Snapshot, Step
+from studio.editing import history as hist
+from studio.editing.history import History, Rect, Snapshot, Step
 
 _NEVER_SAVED = object()
 
@@ -68,9 +68,6 @@ class Document:
             self.save_path = path
         self._saved_marker = self.history.last_image_step()
 
-    def mask_float(self) -> np.ndarray:
-        return self.mask.astype(np.float32) * np.float32(1 / 255)
-
     def has_mask(self) -> bool:
         return bool(self.mask.any())
 
@@ -87,7 +84,7 @@ class Document:
         self._stroke_rect = None
 
     def note_stroke(self, rect: Rect | None) -> None:
-        from studio.ui.brush import union
+        from studio.editing.brush import union
 
         self._stroke_rect = union(self._stroke_rect, rect)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from studio.ui.history import Rect
+from studio.editing.history import Rect
 
 MIN_RADIUS, MAX_RADIUS = 1.0, 2000.0
 SPACING = 0.2  # distance between dabs as a fraction of the radius

@@ -1,0 +1,143 @@
+"""Every tool of the app, in one list: the CLI builds its image commands from it, the GUI its
+panels, the model cache its engines. A new tool is an engine class plus one entry here (and an
+options class, above its entry); a panel of its own only if the generic one does not fit.
+
+Qt-free and torch-free: engines and panels are named by "module:Class" strings and imported on
+first use, so `studio --help` and the window's start-up load no network code.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from studio import options as opt
+from studio.engines.detail import STRENGTH as DETAIL_STRENGTH
+
+INPAINT_ENGINES = ("auto", "face", "photo", "classic")
+EDIT_TRANSFERS = ("local", "delta", "replace")
+
+
+@dataclass(frozen=True)
+class UpscaleOptions:
+    tile: int | None = opt.number(None, "tile size in input pixels (smaller uses less memory)", lo=32, hi=4096,
+                                  none="auto", step=32, label="Tile size")
+
+    def __post_init__(self):
+        opt.validate(self)
+
+
+@dataclass(frozen=True)
+class InpaintOptions:
+    engine: str = opt.choice("auto", INPAINT_ENGINES,
+                             "auto: the face engine when the mask lies on a detected face (or a face box is "
+                             "given), else the photo engine; face: GAN latent search on the face; photo: the "
+                             "photo inpainting network; classic: OpenCV Telea, no model")
+    steps: int | None = opt.number(None, "search steps (face engine); more is slower and can be sharper", lo=1,
+                                   hi=5000, none="default", step=50, enabled_if=("engine", ("auto", "face")))
+    seed: int | None = opt.number(None, "random seed, for reproducible results", lo=0, hi=2**31 - 1,
+                                  none="random")
+    box: opt.Box | None = opt.box("face crop x,y,w,h (skips face detection)", gui=False)
+    detail: float = opt.number(DETAIL_STRENGTH, "photo engine: how much texture matched from the rest of the "
+                               f"photo is added to the fill (default {DETAIL_STRENGTH:g}; 0 = the net's smooth "
+                               "fill)", lo=0.0, hi=1.0, integer=False, metavar="0..1", percent=True, step=0.1,
+                               enabled_if=("engine", ("auto", "photo")))
+
+    def __post_init__(self):
+        opt.validate(self)
+
+
+@dataclass(frozen=True)
+class EditOptions:
+    changes: tuple[tuple[str, float], ...] = opt.pairs("attribute values, e.g. --set Smiling=1 --set "
+                                                       "Eyeglasses=-1 (1 = present, -1 = absent, -2..2)",
+                                                       flag="--set", metavar="ATTR=VALUE", required=True, gui=False)
+    box: opt.Box | None = opt.box("face crop x,y,w,h (skips face detection)", gui=False)
+    face: int | None = opt.number(None, "which detected face to edit, counted from the left (default: the "
+                                  "largest)", lo=1, hi=1000, none="largest", metavar="K", gui=False)
+    transfer: str = opt.choice("local", EDIT_TRANSFERS,
+                               "local (default): the generator's pixels where the edit changes the face strongly, "
+                               "else only the change; delta: only the change (keeps the most of the person, "
+                               "weaker edits); replace: the generated face", gui=False)
+    gain: float | None = opt.number(None, "scale of the change the generator is asked for (default: the model "
+                                    "card's calibrated gain per attribute; 1 = the plain IcGAN edit)", lo=0.1,
+                                    hi=4.0, integer=False, none="calibrated", gui=False)
+    links: bool = opt.flag(True, "make other hair colours absent when one is made present (and bald vs. bangs, "
+                           "straight vs. wavy hair)", gui=False)
+
+    def __post_init__(self):
+        opt.validate(self)
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str  # the CLI command, the cache key, the settings key
+    title: str  # the GUI's tab
+    action: str  # the GUI's menu item and run button
+    help: str  # one line: the CLI's help, the panel's hint
+    engine: str  # "module:Class", built as Class(model, device) and run(image, mask, options, job)
+    options: type  # frozen dataclass of per-run options (studio.options)
+    model: str | None = None  # default checkpoint (None: the engine loads what it needs itself)
+    architectures: tuple[str, ...] = ()  # checkpoints of these architectures may serve it (--model)
+    mask: bool = False  # reads the mask (white = fill)
+    scale: int = 1  # the result is this many times the image's size
+    panel: str = "studio.ui.tool_panel:ToolPanel"  # "module:Class" of its GUI panel
+    shortcut: str = ""  # of the GUI's run action
+    gui: bool = True  # has a panel in the window
+    job: str = ""  # the status bar's name of a running job (default: the title)
+    step_label: str = ""  # the undo step's name (default: the action)
+    done: str = "{title}: done ({what})"  # the status after a run; {what}: the engine's notes or the model
+
+    def __post_init__(self):
+        object.__setattr__(self, "job", self.job or self.title)
+        object.__setattr__(self, "step_label", self.step_label or self.action)
+
+    def engine_class(self):
+        return load(self.engine)
+
+    def panel_class(self):
+        return load(self.panel)
+
+
+def load(path: str):
+    """"package.module:Name" -> the object."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+TOOLS: list[Tool] = [
+    Tool("inpaint", "Restore", "Fill masked area", "fill the white part of a mask",
+         "studio.engines.inpaint:Inpainter", InpaintOptions, model="photo-inpaint", mask=True,
+         shortcut="Ctrl+Return", job="Inpainting", step_label="Inpaint", done="Filled with the {what}"),
+    Tool("upscale", "Upscale", "Upscale 4×", "4x super-resolution (SRGAN); large images are processed in tiles, "
+         "smaller tiles use less memory", "studio.engines.upscale:Upscaler", UpscaleOptions, model="srgan",
+         architectures=("srresnet",), scale=4, job="Upscaling", done="Upscaled to {size} with {what}"),
+    Tool("edit", "Face", "Face attributes…", "change face attributes (IcGAN)", "studio.engines.edit:FaceEditor",
+         EditOptions, model="icgan-faces64", architectures=("icgan64",), panel="studio.ui.face_panel:FacePanel",
+         job="Editing the face"),
+]
+
+
+def tool(name: str) -> Tool:
+    for t in TOOLS:
+        if t.name == name:
+            return t
+    raise KeyError(name)
+
+
+def installed_models(t: Tool) -> list[str]:
+    """Installed checkpoints that can serve the tool (from model cards only: no torch)."""
+    from studio.checkpoints import list_checkpoints
+
+    if not t.architectures:
+        return [t.model] if t.model else []
+    found, _ = list_checkpoints()
+    return [c.name for c in found if c.architecture in t.architectures]
+
+
+def unavailable(t: Tool) -> str | None:
+    """None when the tool can run; else a plain sentence why not (from files only: no torch)."""
+    if t.architectures and t.model and not installed_models(t):
+        return (f"No {t.title.lower()} model is installed (a checkpoint whose card says "
+                f"'{'/'.join(t.architectures)}', such as '{t.model}'). Put one in your models folder (Settings).")
+    return None

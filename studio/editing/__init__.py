@@ -1,0 +1,1 @@
+"""The open image, its mask, undo history and brush maths, Qt-free."""
