@@ -14,7 +14,7 @@ from pathlib import Path
 
 from studio import __version__
 from studio import options as opt
-from studio.catalogue import TOOLS
+from studio import catalogue
 from studio.devices import CHOICES
 from studio.errors import StudioError
 
@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev = argparse.ArgumentParser(add_help=False)
     dev.add_argument("--device", default="auto", choices=CHOICES)
 
-    for t in TOOLS:
+    for t in catalogue.TOOLS:
         c = sub.add_parser(t.name, parents=[common, dev], help=t.help)
         c.add_argument("image", type=Path, help="image file or folder")
         if t.mask:
@@ -121,12 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-") and Path(argv[0]).suffix:
+    names = {*COMMANDS, *(t.name for t in catalogue.TOOLS)}
+    if argv and argv[0] not in names and not argv[0].startswith("-") and Path(argv[0]).suffix:
         argv = ["open", *argv]  # `studio photo.jpg` opens it, as a desktop launcher calls it
     args = build_parser().parse_args(argv)
     command = args.command or "open"
     try:
-        return COMMANDS[command](args)
+        return _command(command)(args)
     except StudioError as e:
         if args.verbose:
             import traceback
@@ -188,5 +189,11 @@ COMMANDS = {
     "models": _cmd_models,
     "train": _cmd_train,
     "bench": _cmd_bench,
-    **{t.name: _tool_command(t) for t in TOOLS},
 }
+
+
+def _command(name: str):
+    """The function of a command: a fixed one, or a tool of the catalogue."""
+    if name in COMMANDS:
+        return COMMANDS[name]
+    return _tool_command(catalogue.tool(name))

@@ -186,7 +186,7 @@ def test_trainer_smoke_run_exports_a_checkpoint_the_engine_loads(tmp_path, monke
     assert PhotoInpainter(str(tmp_path / "ck" / "photo-inpaint.safetensors"), device="cpu").smooth > 0
 
     monkeypatch.setenv("STUDIO_BUNDLED_CHECKPOINTS", str(tmp_path / "ck"))
-    engine = PhotoInpainter(device="cpu")
+    engine = PhotoInpainter("photo-inpaint", device="cpu")  # found by name in the bundled folder
     img = _smooth_image(rng, 70, 90)
     mask = np.zeros((70, 90), np.float32)
     mask[20:40, 30:60] = 1
@@ -285,7 +285,7 @@ def test_wrong_architecture_is_refused(tmp_path, monkeypatch):
     save_checkpoint(TinyNet(), tmp_path / "photo-inpaint", architecture="tiny", config={}, card={})
     monkeypatch.setenv("STUDIO_BUNDLED_CHECKPOINTS", str(tmp_path))
     with pytest.raises(CheckpointError, match="not a photo inpainting"):
-        PhotoInpainter(device="cpu")
+        PhotoInpainter("photo-inpaint", device="cpu")
 
 
 def test_auto_engine_picks_the_photo_engine_without_a_face_model():

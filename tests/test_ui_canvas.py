@@ -39,11 +39,11 @@ def test_right_button_and_eraser_tool_erase(qtbot, opened):  # noqa: F811
     drag(qtbot, canvas, [(10, 20), (50, 20)])
     drag(qtbot, canvas, [(30, 20), (30, 21)], button=Qt.MouseButton.RightButton)
     assert w.document.mask[20, 30] == 0 and w.document.mask[20, 12] == 255
-    w.toggle_eraser()
-    assert canvas.tool == "eraser" and w.act_eraser.isChecked()
+    w.masks.toggle_eraser()
+    assert canvas.tool == "eraser" and w.masks.act_eraser.isChecked()
     drag(qtbot, canvas, [(12, 20), (13, 20)])
     assert w.document.mask[20, 12] == 0
-    w.toggle_eraser()
+    w.masks.toggle_eraser()
     assert canvas.tool == "brush"
     assert len(w.document.history.steps) == 3
 
@@ -59,10 +59,10 @@ def test_soft_brush_feathers_the_edge(qtbot, opened):  # noqa: F811
 def test_brush_keys_zoom_and_fit(qtbot, opened):  # noqa: F811
     w, canvas = opened, opened.canvas
     r = canvas.brush.radius
-    w.act_bigger.trigger()
-    assert canvas.brush.radius > r and w.size_spin.value() == int(canvas.brush.radius)
-    w.act_smaller.trigger()
-    w.act_smaller.trigger()
+    w.masks.act_bigger.trigger()
+    assert canvas.brush.radius > r and w.masks.size_spin.value() == int(canvas.brush.radius)
+    w.masks.act_smaller.trigger()
+    w.masks.act_smaller.trigger()
     assert canvas.brush.radius < r
     w.act_100.trigger()
     assert abs(canvas.zoom - 1.0) < 1e-6 and w.zoom_label.text() == "100 %"
@@ -80,9 +80,9 @@ def test_brush_keys_zoom_and_fit(qtbot, opened):  # noqa: F811
 
 def test_mask_clear_invert_hide_are_undoable(opened):  # noqa: F811
     w = opened
-    w.invert_mask()
+    w.masks.invert_mask()
     assert w.document.mask.all()
-    w.clear_mask()
+    w.masks.clear_mask()
     assert not w.document.mask.any()
     w.undo()
     assert w.document.mask.all()
@@ -94,12 +94,12 @@ def test_mask_clear_invert_hide_are_undoable(opened):  # noqa: F811
 
 def test_face_box_tool_drags_a_square(qtbot, opened):  # noqa: F811
     w, canvas = opened, opened.canvas
-    w.set_tool("box")
+    w.masks.set_tool("box")
     drag(qtbot, canvas, [(10, 8), (30, 20), (40, 30)])
     x, y, s, s2 = w.document.face_box
     assert (x, y) == (10, 8) and s == s2 and abs(s - 30) <= 1
     assert canvas.box_item.isVisible() and not w.document.mask.any()
-    w.act_clear_box.trigger()
+    w.masks.act_clear_box.trigger()
     assert w.document.face_box is None and not canvas.box_item.isVisible()
 
 

@@ -99,7 +99,7 @@ def test_a_second_job_is_refused_while_one_runs(qtbot, opened, fake_inpainter): 
     assert not w.panel("inpaint").run()
     assert "Busy" in w.statusBar().currentMessage() and "not started" in w.statusBar().currentMessage()
     # Image steps cannot be undone under a running job; the mask can still be edited.
-    w.invert_mask()
+    w.masks.invert_mask()
     w.undo()
     assert not w.document.mask[0, 0]
     wait_idle(qtbot, w)
@@ -195,15 +195,50 @@ def test_opening_and_saving_a_large_image_keep_the_ui_thread_painting(qtbot, win
     timer = GapTimer()
     gaps = timer.gaps
     opened_at = len(gaps)
-    assert w.open_path(big) and w.document.size == (2400, 1600)
+    assert w.files.open_path(big) and w.document.size == (2400, 1600)
     during_open = gaps[opened_at:]
     out = tmp_path / "copy.png"
-    w.ask_save_path = lambda *a: out
+    w.files.ask_save_path = lambda *a: out
     saved_at = len(gaps)
-    assert w.export() and out.is_file()
+    assert w.files.export() and out.is_file()
     during_save = gaps[saved_at:]
     timer.stop()
     # Encoding random pixels takes well over 100 ms, so a blocking write would show as one gap.
     assert len(during_save) > 5, "the timer never ran while saving: the UI thread was blocked"
     assert max(during_save[1:]) < 100, f"UI stalled {max(during_save)} ms while saving"
     assert len(during_open) > 1
+
+
+def test_latest_request_wins_in_the_runner(qtbot):
+    """Requests under one `latest` key: one runs, only the newest waits, older waiting ones are
+    dropped unrun; a user job with the key waits instead of being refused."""
+    from threading import Event
+
+    from studio.ui.worker import JobRunner
+
+    runner = JobRunner()
+    release, ran, results = Event(), [], []
+
+    def task(n):
+        def fn(job):
+            if n == 0:
+                release.wait(5)
+            ran.append(n)
+            return n
+        return fn
+
+    for n in range(5):
+        assert runner.start("preview", task(n), results.append, background=True, latest="preview")
+    assert runner.pending("preview")
+    release.set()
+    qtbot.waitUntil(lambda: not runner.pending("preview"), timeout=5000)
+    assert ran == [0, 4] and results == [0, 4]
+    release.clear()
+    assert runner.start("render", task(0), results.append, latest="render")
+    assert runner.start("render", task(7), results.append, latest="render")  # waits, not refused
+    assert not runner.start("other", task(8), results.append)  # another user job is refused
+    runner.drop_waiting("render")
+    release.set()
+    qtbot.waitUntil(lambda: not runner.pending("render"), timeout=5000)
+    assert results[-1] == 0 and 7 not in ran
+    runner.shutdown()

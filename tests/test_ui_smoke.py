@@ -21,7 +21,7 @@ def test_the_window_shows_and_opens_an_image_without_torch(tmp_path):
         "from studio.ui.main_window import MainWindow\n"
         f"w = MainWindow(QSettings(r'{tmp_path / 's.ini'}', QSettings.Format.IniFormat), Path(r'{tmp_path}'))\n"
         "w.show(); app.processEvents()\n"
-        f"assert w.open_path(Path(r'{tmp_path / 'a.png'}'))\n"
+        f"assert w.files.open_path(Path(r'{tmp_path / 'a.png'}'))\n"
         "app.processEvents()\n"
         "print('torch' in sys.modules)\n"
         "w.ask_before_closing = False; w.close()\n"
@@ -34,13 +34,13 @@ def test_the_window_shows_and_opens_an_image_without_torch(tmp_path):
 def test_window_opens_an_image_and_refuses_a_bad_one(window, tmp_path, monkeypatch):  # noqa: F811
     good = tmp_path / "good.png"
     Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(good)
-    assert window.open_path(good)
+    assert window.files.open_path(good)
     assert window.document.size == (40, 30) and "good.png" in window.windowTitle()
     assert "40×30" in window.size_label.text() and window.zoom_label.text().endswith("%")
 
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"nope")
-    assert not window.open_path(bad)
+    assert not window.files.open_path(bad)
     shown = [text for _, text, _ in window.dialogs.errors]
     assert shown and "bad.png" in shown[0]
     assert window.document.size == (40, 30)  # the open image is kept

@@ -78,7 +78,7 @@ def photo(tmp_path) -> Path:
 
 @pytest.fixture
 def opened(window, photo):
-    assert window.open_path(photo)
+    assert window.files.open_path(photo)
     return window
 
 
@@ -139,4 +139,4 @@ def paint_square(window, x0=10, y0=10, x1=30, y1=20):
     m = window.document.mask.copy()
     m[y0:y1, x0:x1] = 255
     window.document.set_mask(m, "test mask")
-    window._update_actions()
+    window.update_actions()

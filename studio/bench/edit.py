@@ -37,7 +37,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from studio.catalogue import EditOptions
+from studio.catalogue import EditOptions, tool
 from studio.data.attributes import labels_for, read_labels
 from studio.data.images import list_images, read_square
 from studio.metrics import psnr
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--holdout", type=int, default=1000,
                    help="use only the last N files by number (the trainer's validation faces); 0 = all")
     p.add_argument("--n", type=int, default=200, help="faces to evaluate (evenly spread over the set)")
-    p.add_argument("--model", default="icgan-faces64")
+    p.add_argument("--model", default=tool("edit").model)
     p.add_argument("--judge", default="icgan-judge64", help="the separately trained attribute classifier")
     p.add_argument("--refine", type=int, default=None, help="z refinement steps at encode (default: the editor's)")
     p.add_argument("--threads", type=int, default=None)

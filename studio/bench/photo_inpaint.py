@@ -26,7 +26,7 @@ import numpy as np
 
 from studio.data.images import centre_crop, held_out, read_rgb
 from studio.data.masks import BIN_LABELS, brush_strokes, fit_mask, read_mask, split_masks
-from studio.catalogue import InpaintOptions
+from studio.catalogue import InpaintOptions, tool
 from studio.engines.inpaint_classic import ClassicInpainter
 from studio.metrics import detail_ratio, psnr
 
@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bins", default="2,3,4,5", help="coverage bins: 0 = 1-10 %%, 2 = 20-30 %% .. 5 = 50-60 %%")
     p.add_argument("--size", type=int, default=256, help="centre crop size")
     p.add_argument("--methods", default=",".join(METHODS))
-    p.add_argument("--model", default="photo-inpaint", help="checkpoint of the photo engine")
+    p.add_argument("--model", default=tool("inpaint").model, help="checkpoint of the photo engine")
     p.add_argument("--detail", type=float, default=None,
                    help="photo engine: share of matched photo texture added to the fill (default: the engine's)")
     p.add_argument("--device", default="cpu")

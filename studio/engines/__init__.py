@@ -1,5 +1,7 @@
-"""Algorithms on nets. Qt-free; each tool is loaded once and then run per image with a Job.
+"""Algorithms on nets, one engine class per tool. Qt-free; engines never read or write files.
 
-Shape every engine follows: build it once (loads its checkpoint on a device), then
-`engine.run(inputs..., job=job) -> result arrays`. Engines never read or write files.
+The shape every engine follows: `Engine(model, device)` loads what it needs once (the model
+cache keeps it); `engine.run(image, mask, options, job) -> image` runs it per image, where
+`mask` is None for tools without one and `options` is the tool's frozen options dataclass
+(studio/catalogue.py), so per-run choices never reload a network.
 """

@@ -47,7 +47,6 @@ from studio.engines.masks import composite
 from studio.errors import StudioError
 from studio.jobs import Job, quiet_job
 
-DEFAULT_MODEL = "icgan-faces64"
 VALUE_LIMIT = 2.0
 METHODS = ("label", "latent")
 Y_LIMIT = 4.0  # the generator's y after the gain: it was trained on +-1, and far beyond faces fall apart
@@ -154,7 +153,7 @@ class FaceEditor:
 
     name = "edit"
 
-    def __init__(self, model: str | object = DEFAULT_MODEL, device=None, *, method: str = "auto",
+    def __init__(self, model: str | object, device=None, *, method: str = "auto",
                  refine_steps: int | None = None, upscale="auto", level: bool = True, attributes=None):
         card: dict = {}
         if isinstance(model, str):

@@ -22,7 +22,7 @@ class Inpainter:
     name = "inpaint"
 
     def __init__(self, model: str | None = None, device=None, *, makers: dict | None = None):
-        """model: the photo engine's checkpoint (default: its own). makers: kind -> callable
+        """model: the photo engine's checkpoint (default: the catalogue's). makers: kind -> callable
         building that engine, for tests; by default the real engines."""
         self._makers = {"face": self._face, "photo": self._photo, "classic": self._classic, **(makers or {})}
         self.model, self.device = model, device
@@ -35,9 +35,10 @@ class Inpainter:
         return FaceInpainter(device=self.device)
 
     def _photo(self):
-        from studio.engines.inpaint_photo import PHOTO_INPAINT_MODEL, PhotoInpainter
+        from studio.catalogue import tool
+        from studio.engines.inpaint_photo import PhotoInpainter
 
-        return PhotoInpainter(self.model or PHOTO_INPAINT_MODEL, device=self.device)
+        return PhotoInpainter(self.model or tool("inpaint").model, device=self.device)
 
     @staticmethod
     def _classic():

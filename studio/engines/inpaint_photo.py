@@ -21,7 +21,6 @@ from studio.engines.masks import require_hole
 from studio.errors import CheckpointError
 from studio.jobs import Job, quiet_job
 
-PHOTO_INPAINT_MODEL = "photo-inpaint"
 ARCHITECTURE = "photo-inpaint"
 # The net (PixelShuffle x2 twice, no ICNR init) leaves a faint 4-pixel checkerboard in large
 # holes; a Gaussian of this sigma at its resolution removes it (and adds about 0.1 dB hole PSNR).
@@ -142,7 +141,7 @@ def _undo(t, flip_w: bool, flip_h: bool, swap: bool):
 class PhotoInpainter:
     name = "photo"
 
-    def __init__(self, model: str | object = PHOTO_INPAINT_MODEL, device=None, *, feather: int = 2, merge: int = 24,
+    def __init__(self, model: str | object, device=None, *, feather: int = 2, merge: int = 24,
                  margin: tuple[int, int, float] = (24, 256, 0.5), reach: float = REACH, max_pixels: int = 1024 * 1024,
                  max_regions: int = 64, bf16: bool | None = None, smooth: float | None = None,
                  views: int | None = None, classic_share: float = CLASSIC_SHARE):

@@ -19,7 +19,6 @@ from studio.engines.tiling import MIN_TILE, free_memory_bytes, tiled
 from studio.errors import StudioError
 from studio.jobs import Job, quiet_job
 
-DEFAULT_MODEL = "srgan"
 FACE_MODEL = "face-sr-x4"
 SCALE = 4
 MAX_TILE = 512
@@ -38,7 +37,7 @@ class Upscaler:
 
     name = "upscale"
 
-    def __init__(self, model: str | object = DEFAULT_MODEL, device=None, *, threads: int | None = None,
+    def __init__(self, model: str | object, device=None, *, threads: int | None = None,
                  autocast: bool = True):
         import torch
 

@@ -115,15 +115,15 @@ def run_app(file: Path | None = None, argv: list[str] | None = None) -> int:
             print(f"studio: window shown {time.perf_counter() - t0:.2f} s after run_app; {where}", file=sys.stderr,
                   flush=True)
         if quit_after_load:
-            ok = file is None or window.open_path(Path(file))
+            ok = file is None or window.files.open_path(Path(file))
             app.setQuitOnLastWindowClosed(False)  # so the exit code below is the one returned
             window.ask_before_closing = False
             window.close()
             app.exit(0 if ok else 1)
             return
         # A crash's unsaved work first; declined (or none), the file asked for.
-        if not window.offer_recovery() and file is not None:
-            window.open_path(Path(file))
+        if not window.files.offer_recovery() and file is not None:
+            window.files.open_path(Path(file))
 
     QTimer.singleShot(0, shown)
     return app.exec()

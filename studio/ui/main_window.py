@@ -1,39 +1,35 @@
-"""The main window: canvas, tool panels, menus, status bar, files and jobs wired together.
+"""The main window: canvas, tool panels, toolbar, menus and status bar, the history, compare
+and jobs wired together; the file actions live in file_actions, the mask's in mask_actions.
 
 Rules it keeps: image-changing work runs on the worker (JobRunner) and comes back as one
 history step; while a job runs the image is left alone (undo of image steps, opening and
-pasting wait), the mask can still be painted; the opened file is never overwritten without an
-explicit yes (the first Save of an opened file is a Save As).
+pasting wait), the mask can still be painted.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QProgressBar,
-                               QPushButton, QSpinBox, QTabWidget, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QProgressBar, QPushButton, QTabWidget, QToolBar,
+                               QVBoxLayout, QWidget)
 
-from studio.editing.brush import Brush
 from studio.editing.document import Change, Document
 from studio.errors import StudioError
 from studio.ui import dialogs
-from studio.ui.autosave import Autosaver, read_session, remove_session
-from studio.ui.busy_io import run_off_ui_thread
+from studio.ui.autosave import Autosaver
 from studio.ui.canvas import Canvas
-from studio.catalogue import TOOLS
+from studio import catalogue
 from studio.model_cache import ModelCache
+from studio.ui.file_actions import FileActions
+from studio.ui.mask_actions import MaskActions
 from studio.ui.preview import PreviewWidget
 from studio.ui.settings import Settings, SettingsDialog
 from studio.ui.tool_panel import Panel
 from studio.ui.worker import JobRunner
 
-OPEN_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp);;All files (*)"
-SAVE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp);;TIFF (*.tif *.tiff);;BMP (*.bmp)"
-BRUSH_STEP = 1.25
-RESULT_MESSAGE_MS = 30_000  # how long "Filled with the face engine" stays in the status bar  # [ and ] change the brush size by this factor
+RESULT_MESSAGE_MS = 30_000  # how long "Filled with the face engine" stays in the status bar
 
 
 class MainWindow(QMainWindow):
@@ -58,10 +54,11 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self.canvas.zoomChanged.connect(self._show_zoom)
         self.canvas.maskEdited.connect(self._after_edit)
-        self.canvas.boxChanged.connect(self._box_changed)
-        self.canvas.fileDropped.connect(lambda p: self.open_path(Path(p)))
+        self.canvas.fileDropped.connect(lambda p: self.files.open_path(Path(p)))
 
         self._build_panels()
+        self.files = FileActions(self)
+        self.masks = MaskActions(self)
         self._build_actions()
         self._build_toolbar()
         self._build_menus()
@@ -74,7 +71,7 @@ class MainWindow(QMainWindow):
 
         kwargs = {} if autosave_ms is None else {"interval_ms": autosave_ms}
         self.autosaver = Autosaver(lambda: self.document, state_dir, parent=self, **kwargs)
-        self._update_actions()
+        self.update_actions()
         self.status("Open an image (Ctrl+O), drop one here or paste one (Ctrl+V)")
         if warm_up:
             QTimer.singleShot(0, self.warm_up)
@@ -88,7 +85,7 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(body)
         self.tabs = QTabWidget()
         # One panel per tool of the catalogue, in its order; the generic one unless it names its own.
-        self.panels: dict[str, Panel] = {t.name: t.panel_class()(t, self) for t in TOOLS if t.gui}
+        self.panels: dict[str, Panel] = {t.name: t.panel_class()(t, self) for t in catalogue.TOOLS if t.gui}
         for panel in self.panels.values():
             self.tabs.addTab(panel, panel.tool.title)
         layout.addWidget(self.tabs, 1)
@@ -99,7 +96,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.tools_dock = dock
 
-    def _action(self, text: str, slot, shortcut=None, *, checkable: bool = False, tip: str = "") -> QAction:
+    def add_action(self, text: str, slot, shortcut=None, *, checkable: bool = False, tip: str = "") -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
             keys = shortcut if isinstance(shortcut, list) else [shortcut]
@@ -113,12 +110,7 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         K = QKeySequence.StandardKey
-        a = self._action
-        self.act_open = a("&Open…", self.choose_file, K.Open)
-        self.act_save = a("&Save", self.save, K.Save)
-        self.act_save_as = a("Save &As…", self.save_as, "Ctrl+Shift+S")
-        self.act_export = a("&Export a copy…", self.export, "Ctrl+E")
-        self.act_paste = a("&Paste image", self.paste, K.Paste)
+        a = self.add_action
         self.act_settings = a("Se&ttings…", self.open_settings, "Ctrl+,")
         self.act_quit = a("&Quit", self.close, K.Quit)
         self.act_undo = a("&Undo", self.undo, K.Undo)
@@ -132,22 +124,6 @@ class MainWindow(QMainWindow):
                                  "after (right); drag to move the line")
         self.act_show_mask = a("Show &mask", self.canvas.set_mask_visible, "H", checkable=True)
         self.act_show_mask.setChecked(True)
-        self.act_brush = a("&Brush", lambda: self.set_tool("brush"), "B", checkable=True,
-                           tip="Paint the mask (B); the right button erases")
-        self.act_eraser = a("&Eraser", self.toggle_eraser, "E", checkable=True, tip="Erase the mask (E toggles)")
-        self.act_box = a("Face bo&x", lambda: self.set_tool("box"), "F", checkable=True,
-                         tip="Drag a square around a face (F): used by face inpainting and face editing")
-        group = QActionGroup(self)
-        for act in (self.act_brush, self.act_eraser, self.act_box):
-            group.addAction(act)
-        self.act_brush.setChecked(True)
-        self.act_bigger = a("Bigger brush", lambda: self.resize_brush(BRUSH_STEP), "]")
-        self.act_smaller = a("Smaller brush", lambda: self.resize_brush(1 / BRUSH_STEP), "[")
-        self.act_clear_mask = a("&Clear mask", self.clear_mask, "Ctrl+D")
-        self.act_invert_mask = a("&Invert mask", self.invert_mask, "Ctrl+I")
-        self.act_clear_box = a("Clear face box", lambda: self.canvas.set_box(None))
-        self.act_load_mask = a("&Load mask…", lambda: self.load_mask())
-        self.act_save_mask = a("E&xport mask…", self.export_mask)
         self.act_cancel = a("&Cancel job", self.cancel_job, "Esc")
         self.tool_actions = {name: a(p.tool.action, lambda _=False, n=name: self.run_tool(n), p.tool.shortcut or None)
                              for name, p in self.panels.items()}
@@ -158,36 +134,29 @@ class MainWindow(QMainWindow):
         bar.setObjectName("mask-toolbar")
         bar.setMovable(False)
         self.addToolBar(bar)
-        for act in (self.act_brush, self.act_eraser, self.act_box):
+        masks = self.masks
+        for act in (masks.act_brush, masks.act_eraser, masks.act_box):
             bar.addAction(act)
         bar.addSeparator()
         bar.addWidget(QLabel(" Size "))
-        self.size_spin = QSpinBox(minimum=1, maximum=2000, suffix=" px")
-        self.size_spin.setToolTip("Brush radius in image pixels ([ and ] change it)")
-        self.size_spin.setValue(int(self.canvas.brush.radius))
-        self.size_spin.valueChanged.connect(lambda v: self._set_brush(radius=float(v)))
-        bar.addWidget(self.size_spin)
+        bar.addWidget(masks.size_spin)
         bar.addWidget(QLabel(" Hardness "))
-        self.hardness_spin = QSpinBox(minimum=0, maximum=100, suffix=" %")
-        self.hardness_spin.setToolTip("100 % = hard edge; lower feathers the edge")
-        self.hardness_spin.setValue(int(round(self.canvas.brush.hardness * 100)))
-        self.hardness_spin.valueChanged.connect(lambda v: self._set_brush(hardness=v / 100))
-        bar.addWidget(self.hardness_spin)
+        bar.addWidget(masks.hardness_spin)
         bar.addSeparator()
-        for act in (self.act_show_mask, self.act_clear_mask, self.act_invert_mask):
+        for act in (self.act_show_mask, masks.act_clear_mask, masks.act_invert_mask):
             bar.addAction(act)
         bar.addSeparator()
         for act in (self.act_compare, self.act_fit, self.act_100):
             bar.addAction(act)
 
     def _build_menus(self) -> None:
+        files, masks = self.files, self.masks
         m = self.menuBar().addMenu("&File")
-        m.addAction(self.act_open)
-        self.recent_menu = m.addMenu("Open &recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent)
-        m.addAction(self.act_paste)
+        m.addAction(files.act_open)
+        m.addMenu(files.recent_menu)
+        m.addAction(files.act_paste)
         m.addSeparator()
-        for act in (self.act_save, self.act_save_as, self.act_export):
+        for act in (files.act_save, files.act_save_as, files.act_export):
             m.addAction(act)
         m.addSeparator()
         m.addAction(self.act_settings)
@@ -200,9 +169,9 @@ class MainWindow(QMainWindow):
                     self.act_show_mask):
             m.addSeparator() if act is None else m.addAction(act)
         m = self.menuBar().addMenu("&Mask")
-        for act in (self.act_brush, self.act_eraser, self.act_box, None, self.act_bigger, self.act_smaller, None,
-                    self.act_clear_mask, self.act_invert_mask, self.act_clear_box, None, self.act_load_mask,
-                    self.act_save_mask):
+        for act in (masks.act_brush, masks.act_eraser, masks.act_box, None, masks.act_bigger, masks.act_smaller, None,
+                    masks.act_clear_mask, masks.act_invert_mask, masks.act_clear_box, None, masks.act_load_mask,
+                    masks.act_save_mask):
             m.addSeparator() if act is None else m.addAction(act)
         m = self.menuBar().addMenu("&Tools")
         for act in (*self.tool_actions.values(), None, self.act_cancel):
@@ -268,7 +237,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{doc.name}[*] — GAN Studio" if doc else "GAN Studio")
         self.setWindowModified(bool(doc and doc.dirty))
 
-    def _update_actions(self) -> None:
+    def update_actions(self) -> None:
         doc = self.document
         has = doc is not None
         h = doc.history if has else None
@@ -279,8 +248,9 @@ class MainWindow(QMainWindow):
         else:
             self.act_undo.setText("&Undo")
         self.act_redo.setText(f"&Redo {h.next_redo().label}" if has and h.can_redo() else "&Redo")
-        for act in (self.act_save, self.act_save_as, self.act_export, self.act_compare, self.act_clear_mask,
-                    self.act_invert_mask, self.act_save_mask, self.act_load_mask):
+        files, masks = self.files, self.masks
+        for act in (files.act_save, files.act_save_as, files.act_export, self.act_compare, masks.act_clear_mask,
+                    masks.act_invert_mask, masks.act_save_mask, masks.act_load_mask):
             act.setEnabled(has)
         if has:
             w, h_ = doc.size
@@ -294,85 +264,9 @@ class MainWindow(QMainWindow):
         if self.canvas.compare:
             self.act_compare.setChecked(False)
             self.canvas.set_compare(False)
-        self._update_actions()
+        self.update_actions()
 
-    # ================================================================ tools and brush
-    def set_tool(self, tool: str) -> None:
-        self.canvas.set_tool(tool)
-        {"brush": self.act_brush, "eraser": self.act_eraser, "box": self.act_box}[tool].setChecked(True)
-        if tool == "box":
-            self.status("Drag a square around the face")
-
-    def toggle_eraser(self) -> None:
-        self.set_tool("brush" if self.canvas.tool == "eraser" else "eraser")
-
-    def _set_brush(self, radius: float | None = None, hardness: float | None = None) -> None:
-        b = self.canvas.brush
-        self.canvas.set_brush(Brush(b.radius if radius is None else radius, b.hardness if hardness is None else hardness))
-
-    def resize_brush(self, factor: float) -> None:
-        new = self.canvas.brush.resized(factor)
-        r = int(round(new.radius))
-        if r == int(self.canvas.brush.radius):  # small brushes still change by at least a pixel
-            r += 1 if factor > 1 else -1
-        self.size_spin.setValue(max(1, r))
-
-    def _box_changed(self, box) -> None:
-        if box is None:
-            self.status("Face box cleared")
-        else:
-            x, y, w, h = box
-            self.status(f"Face box {w}×{h} at {x},{y}: face inpainting and face editing use it")
-
-    def clear_mask(self) -> None:
-        import numpy as np
-
-        change = self.document and self.document.set_mask(np.zeros_like(self.document.mask), "Clear mask")
-        if change:
-            self._refresh(change)
-
-    def invert_mask(self) -> None:
-        change = self.document and self.document.set_mask(255 - self.document.mask, "Invert mask")
-        if change:
-            self._refresh(change)
-
-    def load_mask(self, path: str | Path | None = None) -> None:
-        import numpy as np
-
-        from studio.imageio import load_mask
-
-        if self.document is None:
-            return
-        if not path:
-            path, _ = QFileDialog.getOpenFileName(self, "Load mask (white = fill)", "", OPEN_FILTER)
-        if not path:
-            return
-        try:
-            mask, resized = load_mask(path, self.document.size)
-        except StudioError as e:
-            dialogs.show_error(self, "Cannot load the mask", str(e))
-            return
-        change = self.document.set_mask(np.round(mask * 255).astype(np.uint8), "Load mask")
-        if change:
-            self._refresh(change)
-        if resized:
-            self.status("The mask had another size; it was rescaled to the image")
-
-    def export_mask(self) -> None:
-        import numpy as np
-
-        from studio.imageio import Picture
-
-        doc = self.document
-        if doc is None:
-            return
-        path = self.ask_save_path("Export mask", self._suggest("-mask", ".png"))
-        if path is None:
-            return
-        grey = np.repeat((doc.mask.astype(np.float32) / 255)[..., None], 3, axis=2)
-        self._write(path, Picture(rgb=grey, was_gray=True), what="mask")
-
-    # ================================================================ history
+    # ================================================================ the document and its history
     def undo(self) -> None:
         self._step_history(undo=True)
 
@@ -392,7 +286,7 @@ class MainWindow(QMainWindow):
             return
         done = doc.undo() if undo else doc.redo()
         step, change = done
-        self._refresh(change)
+        self.refresh(change)
         for panel in self.panels.values():
             panel.follow_step(step, undo)
         self.status(f"{'Undid' if undo else 'Redid'}: {step.label}")
@@ -403,14 +297,26 @@ class MainWindow(QMainWindow):
             self.status(message, RESULT_MESSAGE_MS)
             return
         change = self.document.push(step)
-        self._refresh(change)
+        self.refresh(change)
         for panel in self.panels.values():
             panel.follow_step(step, None)
         if tool:
             self.resultApplied.emit(tool)
         self.status(message, RESULT_MESSAGE_MS)
 
-    def _refresh(self, change: Change) -> None:
+    def set_document(self, doc: Document | None) -> None:
+        """Show another image (opened, pasted, recovered) in place of the current one."""
+        self.act_compare.setChecked(False)
+        self.document = doc
+        self.canvas.set_document(doc)
+        for panel in self.panels.values():
+            panel.document_changed()
+        self.preview.clear()
+        self.documentReplaced.emit()
+        self.update_actions()
+
+    def refresh(self, change: Change) -> None:
+        """Show a change of the document (a step applied, undone or redone) everywhere it matters."""
         self.canvas.refresh(change)
         if change.resized:
             for panel in self.panels.values():
@@ -503,182 +409,6 @@ class MainWindow(QMainWindow):
 
         self.runner.start("warm-up", describe, done, on_error=failed, background=True)
 
-    # ================================================================ files
-    def _can_replace_document(self) -> bool:
-        if self.runner.busy:
-            self.status("Wait for the running job to finish (or cancel it with Esc) first")
-            return False
-        return self.maybe_save_changes()
-
-    def maybe_save_changes(self) -> bool:
-        """True when the current image may be closed (saved, discarded or unchanged)."""
-        doc = self.document
-        if doc is None or not doc.dirty:
-            return True
-        answer = dialogs.ask_save_changes(self, doc.name)
-        if answer == dialogs.SAVE:
-            return self.save()
-        return answer == dialogs.DISCARD
-
-    def choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open image", self._last_folder(), OPEN_FILTER)
-        if path:
-            self.open_path(Path(path))
-
-    def _last_folder(self) -> str:
-        recent = self.settings.recent
-        return str(Path(recent[0]).parent) if recent else ""
-
-    def open_path(self, path: Path) -> bool:
-        from studio.imageio import load_image
-
-        if not self._can_replace_document():
-            return False
-        self.status(f"Opening {path} …")
-        try:
-            picture = run_off_ui_thread(load_image, path)
-        except StudioError as e:
-            self.status("")
-            dialogs.show_error(self, "Cannot open image", str(e))
-            return False
-        except MemoryError:
-            self.status("")
-            dialogs.show_error(self, "Cannot open image", f"Not enough memory to open {path}.")
-            return False
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            self._set_document(Document(picture, source=Path(path)))
-        finally:
-            QApplication.restoreOverrideCursor()
-        self.settings.add_recent(path)
-        w, h = picture.size
-        self.status(f"Opened {path}  ({w}×{h}, {picture.bit_depth}-bit)")
-        return True
-
-    def _set_document(self, doc: Document | None) -> None:
-        self.act_compare.setChecked(False)
-        self.document = doc
-        self.canvas.set_document(doc)
-        for panel in self.panels.values():
-            panel.document_changed()
-        self.preview.clear()
-        self.documentReplaced.emit()
-        self._update_actions()
-
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for p in self.settings.recent:
-            self.recent_menu.addAction(p, lambda p=p: self.open_path(Path(p)))
-        if not self.settings.recent:
-            self.recent_menu.addAction("(none)").setEnabled(False)
-
-    def paste(self) -> bool:
-        from studio.imageio import Picture
-
-        from studio.ui.qimage import qimage_to_arrays
-
-        clip = QGuiApplication.clipboard()
-        mime = clip.mimeData()
-        if mime is not None and mime.hasUrls() and not mime.hasImage():
-            local = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
-            if local:
-                return self.open_path(Path(local[0]))
-        image = clip.image()
-        if image.isNull():
-            self.status("The clipboard holds no image")
-            return False
-        if not self._can_replace_document():
-            return False
-        rgb, alpha = qimage_to_arrays(image)
-        self._set_document(Document(Picture(rgb=rgb, alpha=alpha)))
-        self.status(f"Pasted a {image.width()}×{image.height()} image")
-        return True
-
-    def _suggest(self, tail: str, suffix: str | None = None) -> str:
-        doc = self.document
-        base = doc.save_path or doc.source
-        if base is None:
-            return str(Path.home() / f"untitled{tail}{suffix or '.png'}")
-        stem = base.stem if doc.save_path else base.stem + tail
-        return str(base.with_name(stem + (suffix or base.suffix)))
-
-    def ask_save_path(self, title: str, suggested: str, filter: str = SAVE_FILTER) -> Path | None:
-        """The file dialog (tests replace this). Overwriting is confirmed by _confirm_target."""
-        path, _ = QFileDialog.getSaveFileName(self, title, suggested, filter,
-                                              options=QFileDialog.Option.DontConfirmOverwrite)
-        if not path:
-            return None
-        path = Path(path)
-        return path if path.suffix else path.with_suffix(".png")
-
-    def _is_original(self, path: Path) -> bool:
-        src = self.document.source if self.document else None
-        try:
-            return src is not None and path.exists() and src.exists() and path.samefile(src)
-        except OSError:
-            return False
-
-    def _confirm_target(self, path: Path) -> bool:
-        if self._is_original(path):
-            return dialogs.ask_yes_no(self, "Replace the original?",
-                                      f"{path.name} is the original photo you opened. Replace it with the edited "
-                                      "image? The original pixels will be gone.")
-        if path.exists():
-            return dialogs.ask_yes_no(self, "Replace file?", f"{path.name} already exists. Replace it?")
-        return True
-
-    def save(self) -> bool:
-        doc = self.document
-        if doc is None:
-            return False
-        if doc.save_path is None:  # first save of an opened (or pasted) image: never onto the original
-            return self.save_as()
-        return self._save_document(doc.save_path)
-
-    def save_as(self) -> bool:
-        if self.document is None:
-            return False
-        path = self.ask_save_path("Save as", self._suggest("-edited"))
-        if path is None or not self._confirm_target(path):
-            return False
-        return self._save_document(path)
-
-    def _save_document(self, path: Path) -> bool:
-        doc = self.document
-        if not self._write(path, doc.picture):
-            return False
-        doc.mark_saved(path)
-        self.settings.add_recent(path)
-        self._update_actions()
-        return True
-
-    def export(self) -> bool:
-        """A copy in any format; the document keeps its own file and unsaved state."""
-        if self.document is None:
-            return False
-        path = self.ask_save_path("Export a copy", self._suggest("-export", ".jpg"))
-        if path is None or not self._confirm_target(path):
-            return False
-        return self._write(path, self.document.picture, what="copy")
-
-    def _write(self, path: Path, picture, what: str = "image") -> bool:
-        from studio.imageio import save_image
-
-        src = self.document.source
-        original = self._is_original(path)  # the user said yes to replacing it in _confirm_target
-        self.status(f"Saving {what} to {path} …")
-        if self.runner.busy:  # a job finishing during the write may patch the image in place
-            picture = dataclasses.replace(picture, rgb=picture.rgb.copy())
-        try:
-            notes = run_off_ui_thread(save_image, path, picture, overwrite=True, protect=[src] if src else [],
-                                      overwrite_input=original)
-        except StudioError as e:
-            self.status("")
-            dialogs.show_error(self, "Cannot save", str(e))
-            return False
-        self.status(f"Saved {what} to {path}" + ("; note: " + "; ".join(notes) if notes else ""))
-        return True
-
     # ================================================================ drops, close
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls():
@@ -688,10 +418,10 @@ class MainWindow(QMainWindow):
         urls = [u for u in event.mimeData().urls() if u.isLocalFile()]
         if urls:
             event.acceptProposedAction()
-            self.open_path(Path(urls[0].toLocalFile()))
+            self.files.open_path(Path(urls[0].toLocalFile()))
 
     def closeEvent(self, event) -> None:
-        if self.ask_before_closing and not self.maybe_save_changes():
+        if self.ask_before_closing and not self.files.maybe_save_changes():
             event.ignore()
             return
         self.shutdown()
@@ -724,31 +454,3 @@ class MainWindow(QMainWindow):
         from studio.ui.models_dialog import ModelsDialog
 
         ModelsDialog(self).exec()
-
-    def offer_recovery(self) -> bool:
-        """After a crash: offer the newest autosaved session left behind."""
-        folders = self.autosaver.recoverable()
-        if not folders:
-            return False
-        folder = folders[0]
-        try:
-            picture, mask, info = read_session(folder)
-        except (StudioError, OSError, ValueError, KeyError) as e:
-            self.status(f"An autosaved session could not be read ({e}); it was removed")
-            remove_session(folder)
-            return False
-        if not dialogs.ask_yes_no(self, "Recover unsaved work?",
-                                  f"GAN Studio did not close properly last time. Recover the autosaved "
-                                  f"{info.get('name', 'image')} ({picture.size[0]}×{picture.size[1]}) "
-                                  "with its mask?"):
-            for f in folders:
-                remove_session(f)
-            return False
-        doc = Document(picture)
-        doc.mask[:] = mask
-        doc.untitled_name = f"{Path(info.get('name') or 'image').stem} (recovered)"
-        self._set_document(doc)
-        for f in folders:
-            remove_session(f)
-        self.status(f"Recovered {info.get('name', 'the image')}; save it with Save As")
-        return True
