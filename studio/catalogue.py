@@ -87,10 +87,12 @@ class Tool:
     job: str = ""  # the status bar's name of a running job (default: the title)
     step_label: str = ""  # the undo step's name (default: the action)
     done: str = "{title}: done ({what})"  # the status after a run; {what}: the engine's notes or the model
+    hint: str = ""  # the panel's text above its controls (default: the help)
 
     def __post_init__(self):
         object.__setattr__(self, "job", self.job or self.title)
         object.__setattr__(self, "step_label", self.step_label or self.action)
+        object.__setattr__(self, "hint", self.hint or self.help[:1].upper() + self.help[1:] + ".")
 
     def engine_class(self):
         return load(self.engine)
@@ -108,10 +110,13 @@ def load(path: str):
 TOOLS: list[Tool] = [
     Tool("inpaint", "Restore", "Fill masked area", "fill the white part of a mask",
          "studio.engines.inpaint:Inpainter", InpaintOptions, model="photo-inpaint", mask=True,
-         shortcut="Ctrl+Return", job="Inpainting", step_label="Inpaint", done="Filled with the {what}"),
-    Tool("upscale", "Upscale", "Upscale 4×", "4x super-resolution (SRGAN); large images are processed in tiles, "
-         "smaller tiles use less memory", "studio.engines.upscale:Upscaler", UpscaleOptions, model="srgan",
-         architectures=("srresnet",), scale=4, job="Upscaling", done="Upscaled to {size} with {what}"),
+         shortcut="Ctrl+Return", job="Inpainting", step_label="Inpaint", done="Filled with the {what}",
+         hint="Paint over what should be filled (left button; right button or E erases), then fill. For faces "
+              "you may drag a face box (F)."),
+    Tool("upscale", "Upscale", "Upscale 4×", "4x super-resolution (SRGAN)", "studio.engines.upscale:Upscaler",
+         UpscaleOptions, model="srgan", architectures=("srresnet",), scale=4, job="Upscaling",
+         done="Upscaled to {size} with {what}",
+         hint="4x super-resolution (SRGAN). Large images are processed in tiles; smaller tiles use less memory."),
     Tool("edit", "Face", "Face attributes…", "change face attributes (IcGAN)", "studio.engines.edit:FaceEditor",
          EditOptions, model="icgan-faces64", architectures=("icgan64",), panel="studio.ui.face_panel:FacePanel",
          job="Editing the face"),

@@ -45,12 +45,15 @@ def test_settings_dialog_sets_device_models_folder_and_engine(qtbot, window, tmp
     assert window.settings.device == "cpu" and window.settings.inpaint_engine == "classic"
     assert os.environ["STUDIO_MODELS_DIR"] == str(models)
     assert window.device_label.text() == "Device: cpu"
+    window.panel("inpaint").form.controls["detail"].setValue(30)  # panel options are remembered as they change
+    window.panel("upscale").form.controls["tile"].setValue(64)
     # Stored: a new window starts with them.
     window.settings.store.sync()
     from test_ui_support import make_window
 
     w2 = make_window(qtbot, tmp_path)
     assert w2.settings.device == "cpu" and w2.panel("inpaint").form.controls["engine"].currentText() == "classic"
+    assert w2.panel("inpaint").form.value("detail") == 0.3 and w2.panel("upscale").options().tile == 64
     w2.shutdown()
 
 

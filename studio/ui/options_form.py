@@ -24,7 +24,7 @@ def _none_position(s: opt.Spec) -> int:
 
 
 class OptionsForm(QWidget):
-    changed = Signal()
+    changed = Signal(str)  # the field's name
 
     def __init__(self, options_class, parent=None):
         super().__init__(parent)
@@ -34,7 +34,7 @@ class OptionsForm(QWidget):
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         for f in self._fields.values():
-            control = self._control(opt.spec(f), f.default)
+            control = self._control(opt.spec(f), f.default, f.name)
             control.setToolTip(opt.spec(f).help)
             self.controls[f.name] = control
             if isinstance(control, QCheckBox):
@@ -42,20 +42,23 @@ class OptionsForm(QWidget):
                 form.addRow(control)
             else:
                 form.addRow(opt.label(f) + ":", control)
-        self.changed.connect(self._update_enabled)
+        self.changed.connect(lambda _name: self._update_enabled())
         self._update_enabled()
 
-    def _control(self, s: opt.Spec, default) -> QWidget:
+    def _control(self, s: opt.Spec, default, name: str) -> QWidget:
+        def changed(*_):
+            self.changed.emit(name)
+
         if s.kind == "choice":
             w = QComboBox()
             w.addItems(list(s.choices))
-            w.currentTextChanged.connect(self.changed)
+            w.currentTextChanged.connect(changed)
         elif s.kind == "bool":
             w = QCheckBox()
-            w.toggled.connect(self.changed)
+            w.toggled.connect(changed)
         elif s.kind == "float" and not s.percent:
             w = QDoubleSpinBox(minimum=s.lo, maximum=s.hi, singleStep=s.step)
-            w.valueChanged.connect(self.changed)
+            w.valueChanged.connect(changed)
         elif s.kind in ("int", "float"):
             w = QSpinBox()
             if s.percent:
@@ -67,7 +70,7 @@ class OptionsForm(QWidget):
                 w.setSingleStep(int(s.step))
                 if s.none:
                     w.setSpecialValueText(s.none)
-            w.valueChanged.connect(self.changed)
+            w.valueChanged.connect(changed)
         else:
             raise ValueError(f"no GUI control for a {s.kind!r} option; give it gui=False")
         self._set(w, s, default)
@@ -113,9 +116,9 @@ class OptionsForm(QWidget):
     def set_value(self, name: str, value) -> None:
         self._set(self.controls[name], opt.spec(self._fields[name]), value)
 
-    def values(self) -> dict:
-        """Every control's value, JSON-ready (for the settings)."""
-        return {name: self._get(c, opt.spec(self._fields[name])) for name, c in self.controls.items()}
+    def value(self, name: str):
+        """A control's value, JSON-ready (for the settings)."""
+        return self._get(self.controls[name], opt.spec(self._fields[name]))
 
     def restore(self, values: dict) -> None:
         """Put back saved values; ones that no longer fit their field are left at the default."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
-from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from studio import catalogue
 from studio.catalogue import Tool
@@ -63,16 +63,16 @@ class ToolPanel(QWidget):
         super().__init__(parent)
         self.tool, self.host = tool, host
         layout = QVBoxLayout(self)
-        layout.addWidget(hint(tool.help[:1].upper() + tool.help[1:] + "."))
+        layout.addWidget(hint(tool.hint))
         self.missing = hint("")
         layout.addWidget(self.missing)
         self.model = QComboBox()
-        if tool.architectures:
-            row = QFormLayout()
-            row.addRow("Model:", self.model)
-            layout.addLayout(row)
         self.form = OptionsForm(tool.options)
+        if tool.architectures:
+            self.form.layout().insertRow(0, "Model:", self.model)
         self.form.restore(host.settings.tool_values(tool.name))
+        # Remembered as they change, so the next session starts where this one left off.
+        self.form.changed.connect(self._remember)
         layout.addWidget(self.form)
         self.size_label = hint("")
         layout.addWidget(self.size_label)
@@ -81,6 +81,11 @@ class ToolPanel(QWidget):
         layout.addWidget(self.run_button)
         layout.addStretch(1)
         self.refresh()
+
+    def _remember(self, name: str) -> None:
+        """Store one changed value (others stored, e.g. by the Settings dialog, stay as they are)."""
+        values = self.host.settings.tool_values(self.tool.name)
+        self.host.settings.set_tool_values(self.tool.name, {**values, name: self.form.value(name)})
 
     # ------------------------------------------------------------ the protocol
     def refresh(self) -> None:
@@ -143,7 +148,6 @@ class ToolPanel(QWidget):
         except StudioError as e:
             self.host.status(str(e))
             return False
-        self.host.settings.set_tool_values(self.tool.name, self.form.values())  # the next session starts here
         doc, tool = self.host.document, self.tool
         model = self.model.currentText() or None if tool.architectures else None
         device, cache = self.host.settings.device, self.host.cache
