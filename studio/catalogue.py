@@ -73,7 +73,7 @@ class EditOptions:
 class Tool:
     name: str  # the CLI command, the cache key, the settings key
     title: str  # the GUI's tab
-    action: str  # the GUI's menu item and run button
+    action: str  # the GUI's menu item and run button ("&" before its access key)
     help: str  # one line: the CLI's help, the panel's hint
     engine: str  # "module:Class", built as Class(model, device) and run(image, mask, options, job)
     options: type  # frozen dataclass of per-run options (studio.options)
@@ -91,7 +91,7 @@ class Tool:
 
     def __post_init__(self):
         object.__setattr__(self, "job", self.job or self.title)
-        object.__setattr__(self, "step_label", self.step_label or self.action)
+        object.__setattr__(self, "step_label", self.step_label or self.action.replace("&", ""))
         object.__setattr__(self, "hint", self.hint or self.help[:1].upper() + self.help[1:] + ".")
 
     def engine_class(self):
@@ -108,16 +108,16 @@ def load(path: str):
 
 
 TOOLS: list[Tool] = [
-    Tool("inpaint", "Restore", "Fill masked area", "fill the white part of a mask",
+    Tool("inpaint", "Restore", "&Fill masked area", "fill the white part of a mask",
          "studio.engines.inpaint:Inpainter", InpaintOptions, model="photo-inpaint", mask=True,
          shortcut="Ctrl+Return", job="Inpainting", step_label="Inpaint", done="Filled with the {what}",
          hint="Paint over what should be filled (left button; right button or E erases), then fill. For faces "
               "you may drag a face box (F)."),
-    Tool("upscale", "Upscale", "Upscale 4×", "4x super-resolution (SRGAN)", "studio.engines.upscale:Upscaler",
+    Tool("upscale", "Upscale", "&Upscale 4×", "4x super-resolution (SRGAN)", "studio.engines.upscale:Upscaler",
          UpscaleOptions, model="srgan", architectures=("srresnet",), scale=4, job="Upscaling",
          done="Upscaled to {size} with {what}",
          hint="4x super-resolution (SRGAN). Large images are processed in tiles; smaller tiles use less memory."),
-    Tool("edit", "Face", "Face attributes…", "change face attributes (IcGAN)", "studio.engines.edit:FaceEditor",
+    Tool("edit", "Face", "Face &attributes…", "change face attributes (IcGAN)", "studio.engines.edit:FaceEditor",
          EditOptions, model="icgan-faces64", architectures=("icgan64",), panel="studio.ui.face_panel:FacePanel",
          job="Editing the face"),
 ]

@@ -9,7 +9,7 @@ reads the mask gets the filled mask cleared in the same step, so undo brings bot
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QVBoxLayout, QWidget
@@ -22,14 +22,18 @@ from studio.errors import StudioError
 from studio.model_cache import ModelCache
 from studio.ui.options_form import OptionsForm
 
+if TYPE_CHECKING:
+    from studio.ui.settings import Settings
+    from studio.ui.worker import JobRunner
+
 
 class Host(Protocol):
     """What a panel may use of the window, and nothing else."""
 
     document: Document | None
-    runner: "studio.ui.worker.JobRunner"  # noqa: F821
+    runner: JobRunner
     cache: ModelCache
-    settings: "studio.ui.settings.Settings"  # noqa: F821
+    settings: Settings
 
     def status(self, text: str, ms: int = 8000) -> None: ...
     def show_preview(self, rgb, caption: str) -> None: ...
@@ -76,7 +80,7 @@ class ToolPanel(QWidget):
         layout.addWidget(self.form)
         self.size_label = hint("")
         layout.addWidget(self.size_label)
-        self.run_button = QPushButton(tool.action)
+        self.run_button = QPushButton(tool.action.replace("&", ""))  # no access key: Alt+F is the File menu
         self.run_button.clicked.connect(self.run)
         layout.addWidget(self.run_button)
         layout.addStretch(1)
