@@ -15,13 +15,13 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QProgressBar, QPushButton, QTabWidget, QToolBar,
                                QVBoxLayout, QWidget)
 
+from studio import catalogue
 from studio.editing.document import Change, Document
 from studio.errors import StudioError
+from studio.model_cache import ModelCache
 from studio.ui import dialogs
 from studio.ui.autosave import Autosaver
 from studio.ui.canvas import Canvas
-from studio import catalogue
-from studio.model_cache import ModelCache
 from studio.ui.file_actions import FileActions
 from studio.ui.mask_actions import MaskActions
 from studio.ui.preview import PreviewWidget
@@ -342,7 +342,7 @@ class MainWindow(QMainWindow):
                     "\\ to leave")
 
     # ================================================================ jobs
-    def start_job(self, name: str, fn, on_result, *, on_end=None, latest: str | None = None) -> bool:
+    def start_job(self, name: str, fn, on_result, *, latest: str | None = None) -> bool:
         """Run fn(job) on the worker; refuse (and say so) while another job runs. latest: a key
         under which a new request waits for the running one and replaces an older waiting one."""
         if self.runner.busy and not (latest is not None and self.runner.pending(latest)):
@@ -350,22 +350,13 @@ class MainWindow(QMainWindow):
                         "(Esc); the new job was not started.")
             return False
 
-        def finish(callback, *args):
-            try:
-                if callback:
-                    callback(*args)
-            finally:
-                if on_end:
-                    on_end()
-
         def failed(error, details):
-            finish(lambda: self.show_job_error(f"{name} failed", error, details))
+            self.show_job_error(f"{name} failed", error, details)
 
         def cancelled():
-            finish(lambda: self.status(f"{name} cancelled; the image was not changed"))
+            self.status(f"{name} cancelled; the image was not changed")
 
-        return self.runner.start(name, fn, lambda r: finish(on_result, r), on_error=failed, on_cancel=cancelled,
-                                 latest=latest)
+        return self.runner.start(name, fn, on_result, on_error=failed, on_cancel=cancelled, latest=latest)
 
     def cancel_job(self) -> None:
         if self.runner.cancel():
