@@ -60,7 +60,7 @@ class EditOptions:
                                "else only the change; delta: only the change (keeps the most of the person, "
                                "weaker edits); replace: the generated face", gui=False)
     gain: float | None = opt.number(None, "scale of the change the generator is asked for (default: the model "
-                                    "card's calibrated gain per attribute; 1 = the plain IcGAN edit)", lo=0.1,
+                                    "card's calibrated gain per attribute; 1 = the plain IcGAN edit)", lo=0.01,
                                     hi=4.0, integer=False, none="calibrated", gui=False)
     links: bool = opt.flag(True, "make other hair colours absent when one is made present (and bald vs. bangs, "
                            "straight vs. wavy hair)", gui=False)
@@ -140,9 +140,14 @@ def installed_models(t: Tool) -> list[str]:
     return [c.name for c in found if c.architecture in t.architectures]
 
 
-def unavailable(t: Tool) -> str | None:
-    """None when the tool can run; else a plain sentence why not (from files only: no torch)."""
-    if t.architectures and t.model and not installed_models(t):
+def unavailable(t: Tool, model: str | None = None) -> str | None:
+    """None when the tool can run (with this model, else with any it accepts); else a plain
+    sentence why not (from files only: no torch)."""
+    installed = installed_models(t) if t.architectures else []
+    if model is not None and model not in installed:
+        return (f"No {t.title.lower()} model is installed (checkpoint '{model}' not found). Put it in your "
+                "models folder (Settings).")
+    if t.architectures and t.model and not installed:
         return (f"No {t.title.lower()} model is installed (a checkpoint whose card says "
                 f"'{'/'.join(t.architectures)}', such as '{t.model}'). Put one in your models folder (Settings).")
     return None

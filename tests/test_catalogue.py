@@ -37,7 +37,7 @@ def test_every_tool_names_an_engine_of_the_one_shape_and_typed_options():
     (lambda: InpaintOptions(seed=2.5), "Seed wants a whole number"),
     (lambda: InpaintOptions(box=(0, 0, 0, 5)), "Box wants x,y,w,h"),
     (lambda: UpscaleOptions(tile=16), "Tile size wants a whole number from 32 to 4096, got 16"),
-    (lambda: EditOptions(gain=0), "Gain wants a number from 0.1 to 4"),
+    (lambda: EditOptions(gain=0), "Gain wants a number from 0.01 to 4"),
     (lambda: EditOptions(links="yes"), "Links wants on or off"),
 ])
 def test_options_are_validated_in_one_place_with_one_line_messages(make, message):
@@ -114,3 +114,14 @@ def test_reading_the_catalogue_and_building_the_cli_load_no_torch():
             "[catalogue.installed_models(t) for t in catalogue.TOOLS]; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_the_options_form_refuses_numbers_it_cannot_show(qtbot):
+    from studio.ui.options_form import OptionsForm
+
+    @dataclasses.dataclass(frozen=True)
+    class Unbounded:
+        strength: float | None = opt.number(None, "how much", lo=0.0, hi=1.0, integer=False, none="auto")
+
+    with pytest.raises(ValueError, match="gui=False"):
+        OptionsForm(Unbounded)

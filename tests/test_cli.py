@@ -175,3 +175,15 @@ def test_a_file_as_first_argument_opens_it_in_the_gui(tmp_path, monkeypatch):
     assert main([str(img)]) == 0 and opened == [img]
     with pytest.raises(SystemExit):
         main(["upscal"])  # a mistyped command is still an error, not a file to open
+
+
+def test_a_missing_engine_named_on_the_command_line_fails_once_before_the_batch(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("STUDIO_BUNDLED_CHECKPOINTS", str(tmp_path / "empty"))
+    imgs, masks = tmp_path / "imgs", tmp_path / "masks"
+    imgs.mkdir(), masks.mkdir()
+    for n in ("a", "b", "c"):
+        _image(imgs / f"{n}.png"), _mask(masks / f"{n}.png")
+    code = main(["inpaint", str(imgs), str(masks), "-o", str(tmp_path / "out"), "--engine", "photo", "--quiet"])
+    lines = _err_lines(capsys)
+    assert code == 2 and len(lines) == 1 and "photo-inpaint" in lines[0], lines
+    assert not (tmp_path / "out").exists()

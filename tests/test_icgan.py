@@ -293,7 +293,7 @@ def test_gain_links_and_the_local_transfer(trained, monkeypatch):
     if weak.any():
         assert np.allclose(out[weak], delta[weak], atol=1e-6)
     assert local_weight(s.reconstruction[None], s.reconstruction).max() == 0
-    with pytest.raises(StudioError, match="Gain wants a number from 0.1 to 4"):
+    with pytest.raises(StudioError, match="Gain wants a number from 0.01 to 4"):
         EditOptions(gain=0)
 
 

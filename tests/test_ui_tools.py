@@ -102,7 +102,7 @@ class FakeEditor:
 @pytest.fixture
 def fake_editor(monkeypatch):
     editor = FakeEditor()
-    monkeypatch.setattr(catalogue, "unavailable", lambda tool: None)
+    monkeypatch.setattr(catalogue, "unavailable", lambda tool, model=None: None)
     fake_engines(monkeypatch, edit=editor)
     return editor
 

@@ -80,13 +80,16 @@ def test_out_of_memory_halves_the_tile_and_finishes(monkeypatch):
     monkeypatch.setattr(eng, "_forward", forward)
     img = photo()
     out = eng.run(img, None, UpscaleOptions(tile=128))
-    assert out.shape == (280, 360, 3) and eng.fitted_tile == 64
+    assert out.shape == (280, 360, 3) and eng.fitted_tiles == {128: 64}
     expected = up.Upscaler(small_net(), torch.device("cpu"), autocast=False).run(img)
     assert np.abs(out - expected).max() < 1 / 255
     # The next image of a batch starts from the tile that fitted: no failing attempt again.
     sizes.clear()
     eng.run(img, None, UpscaleOptions(tile=128))
-    assert sizes and max(sizes) <= 80 and eng.fitted_tile == 64
+    assert sizes and max(sizes) <= 80 and eng.fitted_tiles == {128: 64}
+    sizes.clear()  # another tile size is tried as asked
+    eng.run(img, None, UpscaleOptions(tile=96))
+    assert max(sizes) > 80 and eng.fitted_tiles == {128: 64, 96: 48}
 
 
 def test_other_errors_are_not_retried(monkeypatch):
@@ -94,7 +97,7 @@ def test_other_errors_are_not_retried(monkeypatch):
     monkeypatch.setattr(eng, "_forward", lambda lr: (_ for _ in ()).throw(ValueError("boom")))
     with pytest.raises(ValueError):
         eng.run(photo(), None, UpscaleOptions(tile=64))
-    assert eng.fitted_tile is None  # nothing was halved or remembered
+    assert eng.fitted_tiles == {}  # nothing was halved or remembered
 
 
 def test_sixteen_bit_gradient_keeps_more_than_256_levels():

@@ -128,7 +128,7 @@ def speed(args, w: int, h: int, runs: int) -> dict:
             res = eng.run(img, None, eng.options)
             times.append(time.perf_counter() - t)
         med = sorted(times)[len(times) // 2]
-        out[m] = {"seconds": round(med, 2), "peak_rss_gb": round(peak_rss_gb(), 2), "tile": eng.fitted_tile or args.tile}
+        out[m] = {"seconds": round(med, 2), "peak_rss_gb": round(peak_rss_gb(), 2), "tile": eng.fitted_tiles.get(args.tile, args.tile)}
         print(f"{m:16s} {w}x{h} -> {res.shape[1]}x{res.shape[0]}: {med:.2f} s (median of {runs}), "
               f"peak memory {peak_rss_gb():.2f} GB, device {eng.device}", flush=True)
         del res

@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 import torch
 
-from studio.catalogue import EDIT_TRANSFERS as TRANSFERS, EditOptions
+from studio.catalogue import EditOptions
 from studio.engines import faces
 from studio.engines.masks import composite
 from studio.errors import StudioError

@@ -47,23 +47,29 @@ class Inpainter:
         return ClassicInpainter()
 
     def engine(self, kind: str):
-        """The engine of this kind, built once (StudioError when its model is missing)."""
-        if kind in self._missing:
-            raise StudioError(self._missing[kind])
+        """The engine of this kind, built once (StudioError when its model is missing: asked for
+        by name, it is tried again next time, so a checkpoint dropped in meanwhile is found)."""
         if kind not in self._engines:
-            try:
-                self._engines[kind] = self._makers[kind]()
-            except StudioError as e:  # not installed or not usable: remembered, not retried per run
-                self._missing[kind] = str(e)
-                raise
+            self._engines[kind] = self._makers[kind]()
         return self._engines[kind]
 
     def _available(self, kind: str) -> bool:
+        """For auto's fallbacks: a missing engine is remembered, so a batch does not retry a
+        slow failing load on every image."""
+        if kind in self._missing:
+            return False
         try:
             self.engine(kind)
             return True
-        except StudioError:  # not installed (or not usable): fall through to the next engine
+        except StudioError as e:  # not installed (or not usable): fall through to the next engine
+            self._missing[kind] = str(e)
             return False
+
+    def check(self, options: InpaintOptions) -> None:
+        """An engine asked for by name is built before a batch starts: a missing checkpoint is one
+        error, not one per file."""
+        if options.engine != "auto":
+            self.engine(options.engine)
 
     def choose(self, rgb: np.ndarray, mask: np.ndarray, options: InpaintOptions) -> tuple[str, InpaintOptions]:
         """(the engine kind, the options it runs with: for a detected face, its box)."""
@@ -82,9 +88,7 @@ class Inpainter:
             job: Job | None = None) -> np.ndarray:
         job = job or quiet_job()
         options = options or InpaintOptions()
-        auto = options.engine == "auto"
         kind, options = self.choose(rgb, mask, options)
         out = self.engine(kind).run(rgb, mask, options, job)
-        if auto:
-            job.note(f"{kind} engine")
+        job.note(f"{kind} engine")
         return out

@@ -52,7 +52,9 @@ class Upscaler:
                 raise StudioError(f"checkpoint '{info.name}' is a {info.architecture}, not an upscaling model")
         self.net = model.to(self.device).eval()
         self.scale = int(getattr(self.net, "scale", SCALE))
-        self.fitted_tile: int | None = None  # the tile size that fitted in memory, for the next image
+        # Tile size asked for (None = auto) -> the size that fitted in memory: the next image of a
+        # batch starts there, while another size the user picks is tried as asked.
+        self.fitted_tiles: dict[int | None, int] = {}
         if self.device.type == "cpu":
             self.net = self.net.to(memory_format=torch.channels_last)  # faster oneDNN convolutions
             if threads:
@@ -82,12 +84,10 @@ class Upscaler:
         rgb = np.asarray(rgb, np.float32)
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise StudioError("upscaling needs an RGB image")
-        tile = options.tile or auto_tile(self.device)
-        if self.fitted_tile is not None:
-            tile = min(tile, self.fitted_tile)
+        tile = self.fitted_tiles.get(options.tile) or options.tile or auto_tile(self.device)
         out, used = tiled(self._forward, rgb, tile, job, scale=self.scale, device=self.device, what="upscaling")
         if used < tile:
-            self.fitted_tile = used  # remember for the next image of a batch
+            self.fitted_tiles[options.tile] = used
         return out
 
 

@@ -83,7 +83,7 @@ class FacePanel(QWidget):
     # ------------------------------------------------------------ the panel protocol
     def refresh(self) -> None:
         """Check (from files only, no torch) whether editing can run at all."""
-        self.unavailable = catalogue.unavailable(self.tool)
+        self.unavailable = catalogue.unavailable(self.tool, self.tool.model)  # the panel has no model choice
         self.end_session()
         self.setEnabled(True)
         if self.unavailable:

@@ -49,6 +49,10 @@ class OptionsForm(QWidget):
         def changed(*_):
             self.changed.emit(name)
 
+        if s.kind in ("int", "float") and (s.lo is None or s.hi is None or (s.none and s.kind == "float")):
+            raise ValueError(f"option {name!r}: a GUI number needs both bounds (and None only for whole "
+                             "numbers); give it bounds or gui=False")
+
         if s.kind == "choice":
             w = QComboBox()
             w.addItems(list(s.choices))

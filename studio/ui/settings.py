@@ -58,7 +58,7 @@ class Settings:
 
     @property
     def inpaint_engine(self) -> str:
-        e = self.tool_values("inpaint").get("engine", "auto")
+        e = self.tool_values("inpaint").get("engine", self._get("inpaint_engine", "auto"))  # the old key first
         return e if e in INPAINT_ENGINES else "auto"
 
     @inpaint_engine.setter

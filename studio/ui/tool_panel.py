@@ -160,7 +160,7 @@ class ToolPanel(QWidget):
         mask = doc.mask.astype(np.float32) * np.float32(1 / 255) if tool.mask else None
 
         def work(job):
-            job.progress(0.0, f"loading {model or tool.title.lower()}")
+            job.progress(0.0, f"loading {model}" if model else "loading the engine")
             out = cache.engine(tool.name, model, device).run(rgb, mask, options, job)
             what = "; ".join(job.notes) or model or tool.title
             before, after = hist.quantize(rgb, bits), hist.quantize(out, bits)

@@ -115,7 +115,10 @@ class JobRunner(QObject):
         latest: a key; while a task of this key is pending, this request waits in its place."""
         task = Task(next(self._ids), name, fn, CancelToken(), background, latest)
         callbacks = _Callbacks(on_result, on_error, on_cancel, on_progress)
-        if latest is not None and any(t.latest == latest for t in self._tasks.values()):
+        same = [t for t in self._tasks.values() if latest is not None and t.latest == latest]
+        if any(t.background != background for t in same):
+            raise ValueError(f"requests under {latest!r} must all be background or all user jobs")
+        if same:
             if not background and self.busy and self.current.latest != latest:
                 return False
             self._waiting[latest] = (task, callbacks)  # an older waiting request is dropped
