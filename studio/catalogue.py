@@ -22,6 +22,8 @@ EDIT_TRANSFERS = ("local", "delta", "replace")
 class UpscaleOptions:
     tile: int | None = opt.number(None, "tile size in input pixels (smaller uses less memory)", lo=32, hi=4096,
                                   none="auto", step=32, label="Tile size")
+    faces: bool = opt.flag(False, "detected faces are also upscaled by the face model (face-sr-x4) and blended "
+                           "back into the upscaled image", label="Enhance faces")
 
     def __post_init__(self):
         opt.validate(self)
@@ -114,7 +116,8 @@ TOOLS: list[Tool] = [
          hint="Paint over what should be filled (left button; right button or E erases), then fill. For faces "
               "you may drag a face box (F)."),
     Tool("upscale", "Upscale", "&Upscale 4×", "4x super-resolution (SRGAN)", "studio.engines.upscale:Upscaler",
-         UpscaleOptions, model="srgan", architectures=("srresnet",), scale=4, job="Upscaling",
+         UpscaleOptions, model="srgan", architectures=("srresnet", "span", "community"), scale=4,
+         job="Upscaling",
          done="Upscaled to {size} with {what}",
          hint="4x super-resolution (SRGAN). Large images are processed in tiles; smaller tiles use less memory."),
     Tool("edit", "Face", "Face &attributes…", "change face attributes (IcGAN)", "studio.engines.edit:FaceEditor",

@@ -4,9 +4,11 @@ Search order: $STUDIO_MODELS_DIR or the user's models folder (platformdirs), the
 `checkpoints/` folder. A user file of the same name shadows the bundled one, so a user can
 drop in better weights without touching the install.
 
-Loading never unpickles anything: weights are read only through safetensors, after the file's
-sha256 matches its card and every tensor name and shape matches the architecture the card
-names. Anything off is a CheckpointError naming the file and what is wrong.
+A checkpoint with a card is read only through safetensors, after the file's sha256 matches its
+card and every tensor name and shape matches the architecture the card names. A `.safetensors`
+or `.pth` file without a card is a community model (architecture "community"): studio.community
+loads it through spandrel, a `.pth` only by torch.load(weights_only=True). Other pickle files are
+never opened. Anything off is a CheckpointError naming the file and what is wrong.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from studio import community
 from studio.errors import CheckpointError
 
 WEIGHTS_EXT = ".safetensors"
 CARD_EXT = ".json"
-PICKLE_EXTS = (".pt", ".pth", ".ckpt", ".bin", ".pkl", ".pickle")
+WEIGHTS_EXTS = (WEIGHTS_EXT, community.PTH_EXT)  # searched by name, in this order
+PICKLE_EXTS = (".pt", ".ckpt", ".bin", ".pkl", ".pickle")  # never opened (a .pth is read weights-only)
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 
 
@@ -81,7 +85,8 @@ def _read_card(card_path: Path) -> dict:
 
 def _info_for(weights: Path) -> CheckpointInfo:
     card_path = weights.with_suffix(CARD_EXT)
-    return CheckpointInfo(weights.stem, weights, card_path, _read_card(card_path))
+    card = community.card(weights) if community.is_community(weights) else _read_card(card_path)
+    return CheckpointInfo(weights.stem, weights, card_path, card)
 
 
 def list_checkpoints() -> tuple[list[CheckpointInfo], list[str]]:
@@ -91,7 +96,7 @@ def list_checkpoints() -> tuple[list[CheckpointInfo], list[str]]:
     for d in search_dirs():
         if not d.is_dir():
             continue
-        for w in sorted(d.glob("*" + WEIGHTS_EXT)):
+        for w in (w for ext in WEIGHTS_EXTS for w in sorted(d.glob("*" + ext))):
             if w.stem in found:
                 continue
             try:
@@ -100,23 +105,25 @@ def list_checkpoints() -> tuple[list[CheckpointInfo], list[str]]:
                 problems.append(str(e))
         for p in sorted(d.iterdir()):
             if p.suffix.lower() in PICKLE_EXTS:
-                problems.append(f"{p}: pickle-format weights are never loaded; convert them to .safetensors")
+                problems.append(f"{p}: pickle-format weights are never loaded; convert them to .safetensors "
+                                "(or, for a community model, a weights-only .pth)")
     return list(found.values()), problems
 
 
 def find_checkpoint(name: str) -> CheckpointInfo:
-    """A checkpoint by name (`dcgan-faces64`) or by path to its .safetensors file."""
+    """A checkpoint by name (`dcgan-faces64`) or by path to its .safetensors (or community .pth) file."""
     p = Path(name)
     if p.suffix.lower() in PICKLE_EXTS:
         raise CheckpointError(f"{name}: pickle-format weights are never loaded (they can run code); use a .safetensors file with its .json card")
-    if p.suffix == WEIGHTS_EXT or p.exists():
+    if p.suffix in WEIGHTS_EXTS or p.exists():
         if not p.is_file():
             raise CheckpointError(f"checkpoint file {p} not found")
         return _info_for(p)
     for d in search_dirs():
-        w = d / (name + WEIGHTS_EXT)
-        if w.is_file():
-            return _info_for(w)
+        for ext in WEIGHTS_EXTS:
+            w = d / (name + ext)
+            if w.is_file():
+                return _info_for(w)
     where = ", ".join(str(d) for d in search_dirs())
     raise CheckpointError(f"checkpoint '{name}' not found (looked in {where}); `studio models` lists what is installed")
 
@@ -152,12 +159,24 @@ def _verify_and_read(info: CheckpointInfo, expected_shapes: dict[str, tuple]) ->
 
 
 def load_model(name: str, device=None, *, eval_mode: bool = True):
-    """Build the card's architecture, load verified weights; returns (module, CheckpointInfo)."""
+    """Build the card's architecture, load verified weights; returns (module, CheckpointInfo).
+
+    A community model (no card) comes as studio.nets.community.SpandrelSR, through spandrel.
+    """
+    info = find_checkpoint(name)
+    module = community.load(info.weights) if info.architecture == community.ARCHITECTURE else _load_carded(info)
+    if device is not None:
+        module.to(device)
+    if eval_mode:
+        module.eval()
+    return module, info
+
+
+def _load_carded(info: CheckpointInfo):
     import torch
 
     from studio.nets import registry
 
-    info = find_checkpoint(name)
     try:
         module = registry.build(info.architecture, info.card.get("config") or {})
     except KeyError:
@@ -170,11 +189,7 @@ def load_model(name: str, device=None, *, eval_mode: bool = True):
     with torch.no_grad():
         for k, v in tensors.items():
             state[k].copy_(v.to(state[k].dtype))
-    if device is not None:
-        module.to(device)
-    if eval_mode:
-        module.eval()
-    return module, info
+    return module
 
 
 def save_checkpoint(module, stem: Path, *, architecture: str, config: dict, card: dict, dtype=None) -> Path:
@@ -221,6 +236,8 @@ def save_checkpoint(module, stem: Path, *, architecture: str, config: dict, card
 def update_card(name: str, **fields) -> dict:
     """Merge fields (e.g. measured metrics) into an existing checkpoint's card."""
     info = find_checkpoint(name)
+    if info.architecture == community.ARCHITECTURE:
+        raise CheckpointError(f"{info.weights} is a community model: it has no model card to update")
     card = dict(info.card)
     for k, v in fields.items():
         if isinstance(v, dict) and isinstance(card.get(k), dict):

@@ -148,6 +148,7 @@ def _cmd_open(args) -> int:
 
 
 def _cmd_models(args) -> int:
+    from studio import community
     from studio.checkpoints import list_checkpoints, search_dirs
 
     found, problems = list_checkpoints()
@@ -157,6 +158,8 @@ def _cmd_models(args) -> int:
     for info in found:
         card = info.card
         metrics = ", ".join(f"{k}={v}" for k, v in (card.get("metrics") or {}).items())
+        if info.architecture == community.ARCHITECTURE:
+            metrics = community.describe(info.weights)  # "4x ESRGAN", or why it cannot be used
         size = info.weights.stat().st_size / 1e6
         print(f"{info.name:28s} {info.task:14s} {info.architecture:14s} {size:6.1f} MB  {metrics}")
         print(f"{'':28s} {info.weights}")

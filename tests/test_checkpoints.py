@@ -86,9 +86,9 @@ def test_pickle_extensions_are_never_opened(store, tmp_path):
     torch.save({"x": torch.zeros(1)}, p)
     with pytest.raises(CheckpointError, match="pickle-format"):
         load_model(str(p))
-    (store[1] / "evil.pth").write_bytes(p.read_bytes())
+    (store[1] / "evil.ckpt").write_bytes(p.read_bytes())  # (.pth: a community model, read weights-only)
     _, problems = list_checkpoints()
-    assert any("evil.pth" in line for line in problems)
+    assert any("evil.ckpt" in line for line in problems)
 
 
 def test_wrong_architecture_shapes_are_refused(store):

@@ -146,3 +146,33 @@ def test_detail_ratio_falls_with_blur():
     assert detail_ratio(hr, hr) == pytest.approx(1.0)
     soft = cv2.GaussianBlur(hr, (0, 0), 1.0)
     assert detail_ratio(soft, hr) < 0.5 * detail_ratio(cv2.GaussianBlur(hr, (0, 0), 0.4), hr)
+
+
+def test_span_starts_at_bicubic_with_equal_subpixel_kernels_and_trains_to_an_upscaler(tmp_path):
+    """The efficient net: ICNR init (every 4x4 group of output pixels starts from one kernel, so no
+    checkerboard at the start), an untrained net close to bicubic, and the trainer's --arch span
+    exports a checkpoint the Upscaler and the catalogue accept."""
+    import torch.nn.functional as F
+
+    from studio import catalogue
+    from studio.cli import main
+    from studio.engines.upscale import Upscaler
+    from studio.nets.span import SPAN
+
+    net = SPAN(blocks=2, channels=8)
+    w = net.tail.weight.detach()
+    assert torch.equal(w[0::16], w[15::16]) and torch.equal(w[0::16], w[5::16])
+    x = torch.rand(1, 3, 12, 12)
+    base = F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False)
+    assert (net(x) - base).abs().max() < 0.05
+    data = _photos(tmp_path / "photos")
+    assert main(["train", "srresnet", "--arch", "span", "--blocks", "1", "--channels", "8", "--batch", "2",
+                 "--patch", "8", "--threads", "1", "--val-holdout", "1", "--val-every", "2", "--no-bf16",
+                 "--data", str(data), "--out", str(tmp_path / "r"), "--max-steps", "2",
+                 "--export", str(tmp_path / "ck" / "span-t")]) == 0
+    card = json.loads((tmp_path / "ck" / "span-t.json").read_text())
+    assert card["architecture"] == "span" and card["config"] == {"blocks": 1, "channels": 8}
+    assert card["architecture"] in catalogue.tool("upscale").architectures and "SPAN" in card["method"]
+    out = Upscaler(str(tmp_path / "ck" / "span-t.safetensors"), torch.device("cpu")).run(np.full((10, 12, 3), 0.5,
+                                                                                                 np.float32))
+    assert out.shape == (40, 48, 3)

@@ -8,7 +8,8 @@
 Quality: each HR image is cropped to a multiple of 4, made LR by antialiased bicubic
 (Pillow BICUBIC, as MATLAB's imresize), upscaled by bicubic (Pillow) and by each model,
 and scored on BT.601 Y with 4 pixels shaved per border; SSIM with an 11x11 Gaussian
-window of sigma 1.5 (studio/metrics.py). Speed: median of 3 runs after a warm-up; peak
+window of sigma 1.5 (studio/metrics.py); beside them the detail ratio (sharpness) and the
+colour shift from bicubic (metrics.colour_shift). Speed: median of 3 runs after a warm-up; peak
 memory is the process's peak resident set (model and image included).
 """
 
@@ -26,7 +27,7 @@ from PIL import Image
 from studio.catalogue import UpscaleOptions
 from studio.data.images import bicubic_down, bicubic_up, find_images, read_rgb
 from studio.errors import StudioError
-from studio.metrics import crop_to_multiple, detail_ratio, sr_scores
+from studio.metrics import colour_shift, crop_to_multiple, detail_ratio, sr_scores
 
 SCALE = 4
 
@@ -59,11 +60,11 @@ def quality(args) -> dict:
         lr8 = bicubic_down(hr8, SCALE)
         t = time.perf_counter()
         bic = bicubic_up(lr8, SCALE)
-        scores = {"bicubic": (*sr_scores(bic, hr), time.perf_counter() - t, detail_ratio(bic, hr))}
+        scores = {"bicubic": (*sr_scores(bic, hr), time.perf_counter() - t, detail_ratio(bic, hr), 0.0)}
         for m, eng in engines.items():
             t = time.perf_counter()
             out = eng.run(lr8.astype(np.float32) / 255.0, None, eng.options)
-            scores[m] = (*sr_scores(out, hr), time.perf_counter() - t, detail_ratio(out, hr))
+            scores[m] = (*sr_scores(out, hr), time.perf_counter() - t, detail_ratio(out, hr), colour_shift(out, bic))
         for k, v in scores.items():
             rows[k].append(v)
         per_image.append((p.name, scores))
@@ -71,13 +72,15 @@ def quality(args) -> dict:
         for name, scores in per_image:
             print(f"  {name:24s} " + "  ".join(f"{k} {v[0]:.2f}/{v[1]:.4f}" for k, v in scores.items()))
     print(f"{len(hrs)} images from {args.hr}{f' (last {args.last})' if args.last else ''}, 4x, Y channel, 4-px border shaved")
-    print(f"{'method':16s} {'PSNR dB':>8s} {'SSIM':>7s} {'detail':>7s} {'s/image':>8s}   (detail: fine detail vs the original, 1 = as much)")
+    print(f"{'method':16s} {'PSNR dB':>8s} {'SSIM':>7s} {'detail':>7s} {'shift':>6s} {'s/image':>8s}   "
+          "(detail: fine detail vs the original, 1 = as much; shift: colour change from bicubic in 8-bit "
+          "levels, detail blurred away)")
     summary = {}
     for k, vals in rows.items():
         a = np.mean(vals, axis=0)
         summary[k] = {"psnr": round(float(a[0]), 2), "ssim": round(float(a[1]), 4), "detail": round(float(a[3]), 2),
-                      "seconds": round(float(a[2]), 3)}
-        print(f"{k:16s} {a[0]:8.2f} {a[1]:7.4f} {a[3]:7.2f} {a[2]:8.3f}")
+                      "colour_shift": round(float(a[4]), 2), "seconds": round(float(a[2]), 3)}
+        print(f"{k:16s} {a[0]:8.2f} {a[1]:7.4f} {a[3]:7.2f} {a[4]:6.2f} {a[2]:8.3f}")
     return summary
 
 

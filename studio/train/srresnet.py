@@ -31,6 +31,14 @@ from studio.train.harness import autocast, cosine_lr, use_bf16
 from studio.train.sr_data import SRPatches
 
 SCALE = 4
+# architecture -> (default blocks, default channels, what the model card says of it)
+ARCHITECTURES = {
+    "srresnet": (16, 64, "SRResNet generator (Ledig et al. 2017): residual blocks without batch norm, two "
+                         "PixelShuffle x2 stages, output added to a bicubic upscale"),
+    "span": (6, 48, "SPAN-style efficient net (Wan et al. 2024): blocks of three 3x3 convolutions with "
+                    "parameter-free attention, all at the input's size, one ICNR-initialised PixelShuffle x4, "
+                    "output added to a bicubic upscale"),
+}
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -47,8 +55,11 @@ def add_sr_args(p: argparse.ArgumentParser, *, lr: float) -> None:
     p.add_argument("--patch", type=int, default=24, help="LR crop size (HR crop is 4x)")
     p.add_argument("--lr", type=float, default=lr, help="Adam learning rate at the start")
     p.add_argument("--degrade", action="store_true", help="add light blur, noise and JPEG to LR (for real photos)")
-    p.add_argument("--blocks", type=int, default=16, help="residual blocks")
-    p.add_argument("--channels", type=int, default=64, help="feature channels")
+    p.add_argument("--arch", choices=sorted(ARCHITECTURES), default="srresnet",
+                   help="srresnet (Ledig et al.), or span: an efficient net whose blocks all run at the input's "
+                        "size (SPAN-style parameter-free attention, ~0.4 M parameters)")
+    p.add_argument("--blocks", type=int, default=None, help="blocks (default: srresnet 16, span 6)")
+    p.add_argument("--channels", type=int, default=None, help="feature channels (default: srresnet 64, span 48)")
     p.add_argument("--head-kernel", type=int, default=3, help="kernel of the first and last conv (the paper: 9)")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="bfloat16 autocast (default: on where the CPU or GPU supports it)")
@@ -59,6 +70,9 @@ def add_sr_args(p: argparse.ArgumentParser, *, lr: float) -> None:
 
 
 def check_sr_args(args) -> None:
+    blocks, channels, _ = ARCHITECTURES[args.arch]
+    args.blocks = blocks if args.blocks is None else args.blocks
+    args.channels = channels if args.channels is None else args.channels
     if not args.data:
         raise StudioError("--data (folders of training images) is required")
     for flag in ("batch", "patch", "val_count", "val_every", "blocks", "channels", "sample_every"):
@@ -71,6 +85,8 @@ def check_sr_args(args) -> None:
 
 
 def arch_config(args) -> dict:
+    if args.arch == "span":
+        return dict(blocks=args.blocks, channels=args.channels)
     return dict(blocks=args.blocks, channels=args.channels, head_kernel=args.head_kernel)
 
 
@@ -147,9 +163,9 @@ def load_init(args, net: SRResNet, run: harness.Run) -> None:
     from studio.checkpoints import load_model
 
     init, info = load_model(args.init)
-    if info.architecture != "srresnet" or (info.card.get("config") or {}) != arch_config(args):
+    if info.architecture != args.arch or (info.card.get("config") or {}) != arch_config(args):
         raise StudioError(f"--init {args.init} is {info.architecture} {info.card.get('config')}; "
-                          f"this run needs srresnet {arch_config(args)}")
+                          f"this run needs {args.arch} {arch_config(args)}")
     net.load_state_dict(init.state_dict())
     run.extra["init"] = {"name": info.name, "card": info.card}
     run.log(f"starting from {info.weights}")
@@ -165,9 +181,11 @@ def init_summary(run: harness.Run) -> dict:
 
 
 def build_net(args, device) -> SRResNet:
+    from studio.nets import registry
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(args.seed)
-        net = SRResNet(**arch_config(args))
+        net = registry.build(args.arch, arch_config(args))
     return net.to(device).to(memory_format=torch.channels_last)
 
 
@@ -233,8 +251,8 @@ def export(args, net: SRResNet, run: harness.Run, *, kind: str, val: dict | None
     card = {
         "title": args.title or f"{kind.upper()} 4x ({data})",
         "task": "4x super-resolution",
-        "method": "SRResNet generator (Ledig et al. 2017): 16 residual blocks without batch norm, "
-                  "two PixelShuffle x2 stages, output added to a bicubic upscale",
+        "method": ARCHITECTURES[args.arch][2] + f" ({sum(p.numel() for p in net.parameters()) / 1e6:.2f} M "
+                                                  "parameters)",
         "scale": SCALE,
         "training_data": f"random crops of {', '.join(map(str, args.data))}"
                          + (f" (last {args.val_holdout} files held out)" if args.val_holdout else ""),
@@ -250,7 +268,7 @@ def export(args, net: SRResNet, run: harness.Run, *, kind: str, val: dict | None
                               **{k: round(v, 4) for k, v in val.items()}}
     card.update(extra_card or {})
     net = net.to("cpu", memory_format=torch.contiguous_format)
-    path = save_checkpoint(net, stem, architecture="srresnet", config=arch_config(args), card=card)
+    path = save_checkpoint(net, stem, architecture=args.arch, config=arch_config(args), card=card)
     print(f"exported {path}", flush=True)
 
 
