@@ -157,3 +157,11 @@ def test_tile_too_small_is_refused(capsys):
     with pytest.raises(SystemExit) as e:  # the CLI's check is the same one, named by its flag, before any loading
         main(["upscale", "in.png", "-o", "out.png", "--tile", "8"])
     assert e.value.code == 2 and "--tile wants a whole number from 32 to 4096, got '8'" in capsys.readouterr().err
+
+
+def test_the_engine_refuses_a_result_over_the_pixel_limit(monkeypatch):
+    monkeypatch.setenv("STUDIO_MAX_PIXELS", str(100 * 100))
+    eng = up.Upscaler(small_net(), torch.device("cpu"), autocast=False)
+    with pytest.raises(StudioError, match="4x upscale of 30×30 would be"):
+        eng.run(np.zeros((30, 30, 3), np.float32))  # 120x120 > 100x100
+    assert eng.run(np.zeros((25, 25, 3), np.float32)).shape == (100, 100, 3)

@@ -57,7 +57,7 @@ def test_faces_change_only_their_squares(face_model, monkeypatch):
         x, y, s, _ = (v * 4 for v in faces.crop_box_for_detection(det))
         centre = (slice(y + s // 3, y + 2 * s // 3), slice(x + s // 3, min(360, x + 2 * s // 3)))
         assert np.abs(out[centre] - plain[centre]).max() > 1e-3
-    assert job.notes == ["2 face(s) enhanced"]
+    assert job.notes == ["2 faces enhanced"]
     assert "finding faces" in messages and "face 2 of 2" in messages
 
 
@@ -94,7 +94,7 @@ def test_faces_too_small_or_too_large_are_left_to_the_general_model(face_model, 
     eng = engine()
     job = Job()
     assert np.array_equal(eng.run(img, None, UpscaleOptions(faces=True), job), eng.run(img))
-    assert job.notes == ["2 face(s) left to the general model (narrower than 24 px or framed wider than 256 px)"]
+    assert job.notes == ["2 faces left to the general model (narrower than 24 px or framed wider than 256 px)"]
 
 
 def test_the_face_model_is_loaded_once_and_its_absence_is_said(tmp_path, monkeypatch):
@@ -117,7 +117,7 @@ def test_cli_faces_flag(face_model, monkeypatch, capsys):
     Image.fromarray((photo() * 255).astype(np.uint8)).save(face_model / "in.png")
     for name, extra in (("plain.png", []), ("faces.png", ["--faces"])):
         assert main(["upscale", str(face_model / "in.png"), "-o", str(face_model / name), *extra]) == 0
-    assert "1 face(s) enhanced" in capsys.readouterr().err
+    assert "1 face enhanced" in capsys.readouterr().err
     plain, enhanced = (np.asarray(Image.open(face_model / n)) for n in ("plain.png", "faces.png"))
     keep = outside([FACE], plain.shape)
     assert np.array_equal(plain[keep], enhanced[keep]) and not np.array_equal(plain, enhanced)

@@ -103,6 +103,12 @@ class Upscaler:
         rgb = np.asarray(rgb, np.float32)
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise StudioError("upscaling needs an RGB image")
+        from studio.imageio import max_pixels
+
+        h, w = rgb.shape[:2]
+        if h * w * self.scale**2 > max_pixels():  # the engine knows its scale (a community model's may be 2 or 8)
+            raise StudioError(f"a {self.scale}x upscale of {w}×{h} would be {h * w * self.scale**2 / 1e6:.0f} MP, over "
+                              f"the {max_pixels() / 1e6:g} MP limit; crop or shrink the image first")
         tile = self.fitted_tiles.get(options.tile) or options.tile or auto_tile(self.device)
         general_job = job.span(0.0, 0.9) if options.faces else job
         out, used = tiled(self._forward, rgb, tile, general_job, scale=self.scale, device=self.device,
@@ -127,7 +133,7 @@ class Upscaler:
         boxes = [faces.crop_box_for_detection(d) for d in found]
         usable = [b for d, b in zip(found, boxes) if d[2] >= FACE_MIN_WIDTH and b[2] <= FACE_MAX_SIDE]
         if len(usable) < len(found):
-            job.note(f"{len(found) - len(usable)} face(s) left to the general model (narrower than "
+            job.note(f"{_faces(len(found) - len(usable))} left to the general model (narrower than "
                      f"{FACE_MIN_WIDTH} px or framed wider than {FACE_MAX_SIDE} px)")
         if not usable:
             if not found:
@@ -144,7 +150,7 @@ class Upscaler:
             face = model(faces.extract(rgb, no_mask, box).image)
             out = _blend_face(out, general, face, box, self.scale)
         job.progress(1.0, "faces done")
-        job.note(f"{len(usable)} face(s) enhanced")
+        job.note(f"{_faces(len(usable))} enhanced")
         return out
 
 
@@ -166,6 +172,10 @@ def _blend_face(out: np.ndarray, general: np.ndarray, face: np.ndarray, box: fac
     weight = faces.face_weight(s)[y0 - y:y1 - y, x0 - x:x1 - x]
     out[y0:y1, x0:x1] = composite(out[y0:y1, x0:x1], face.astype(out.dtype), weight)
     return out
+
+
+def _faces(n: int) -> str:
+    return f"{n} face" if n == 1 else f"{n} faces"
 
 
 def face_upscaler(device=None, model: str = FACE_MODEL):

@@ -162,7 +162,7 @@ class ToolPanel(QWidget):
         def work(job):
             job.progress(0.0, f"loading {model}" if model else "loading the engine")
             out = cache.engine(tool.name, model, device).run(rgb, mask, options, job)
-            what = "; ".join(job.notes) or model or tool.title
+            what = "; ".join(([model] if model else []) + job.notes) or tool.title
             before, after = hist.quantize(rgb, bits), hist.quantize(out, bits)
             if out.shape[:2] != rgb.shape[:2]:
                 new_alpha = resize_alpha(alpha, (out.shape[1], out.shape[0])) if alpha is not None else None
