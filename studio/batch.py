@@ -6,6 +6,8 @@ skipped, and the batch ends non-zero if any failed.
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Callable
 from studio.errors import StudioError
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
+NAME_MAX = 255  # bytes in one file name on Linux, macOS and Windows file systems
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,57 @@ def _images_in(folder: Path) -> list[Path]:
 
 
 def _check_exists(p: Path, what: str) -> None:
-    if not p.exists():
-        raise StudioError(f"{what} {p} does not exist")
+    try:
+        os.stat(p)
+    except FileNotFoundError:
+        raise StudioError(f"{what} {p} does not exist") from None
+    except OSError as e:  # a name too long, a link loop, a folder we may not enter
+        raise StudioError(f"{what} {p}: {e.strerror or e}") from None
+
+
+def _check_names(path: Path) -> None:
+    """Every part of the path fits the file system's name length (else stat() itself fails)."""
+    for part in path.parts:
+        size = len(os.fsencode(part))
+        if size > NAME_MAX:
+            raise StudioError(f"the name {part[:40]}… is {size} bytes long; file names hold at most {NAME_MAX}")
+
+
+def check_folder(folder: Path) -> None:
+    """Say in one line why the output folder cannot be written or created, before anything is
+    loaded or created (one error, not one per image)."""
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is None:  # a relative path ends at ".", which exists: only an odd root gets here
+        return
+    what = "write into" if existing == folder else "create"
+    if not existing.is_dir():
+        raise StudioError(f"cannot {what} the output folder {folder}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        why = "it is on a read-only file system" if _read_only(existing) else "permission denied"
+        raise StudioError(f"cannot {what} the output folder {folder}: " + (why if existing == folder else f"{existing}: {why}"))
+
+
+def prepare_folder(folder: Path) -> None:
+    """Create the output folder (and its parents), or say in one line why not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        file = next((p for p in (folder, *folder.parents) if p.is_file()), folder)
+        raise StudioError(f"cannot create the output folder {folder}: {file} is a file, not a folder") from None
+    except OSError as e:
+        raise StudioError(f"cannot create the output folder {folder}: {_why(e)}") from None
+
+
+def _read_only(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # no statvfs on Windows
+        return False
+
+
+def _why(e: OSError) -> str:
+    return {errno.EROFS: "it is on a read-only file system", errno.EACCES: "permission denied",
+            errno.ENOSPC: "the disk is full"}.get(e.errno, e.strerror or str(e))
 
 
 def plan(inputs: list[Path], output: Path) -> tuple[list[Item], list[str]]:
@@ -39,6 +91,7 @@ def plan(inputs: list[Path], output: Path) -> tuple[list[Item], list[str]]:
     `photo.jpg` finds `photo.png` in the mask folder.
     """
     first = inputs[0]
+    _check_names(output)
     _check_exists(first, "input")
     for extra in inputs[1:]:
         _check_exists(extra, "input")

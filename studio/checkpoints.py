@@ -9,6 +9,13 @@ card and every tensor name and shape matches the architecture the card names. A 
 or `.pth` file without a card is a community model (architecture "community"): studio.community
 loads it through spandrel, a `.pth` only by torch.load(weights_only=True). Other pickle files are
 never opened. Anything off is a CheckpointError naming the file and what is wrong.
+
+A broken user file is never silently replaced by the bundled file of the same name: loading the
+name fails with what is wrong with the user's file, and `studio models` says so.
+
+A card's config is checked against bounds, and the net is first built on torch's "meta" device
+(shapes without memory) to check the file's tensors, so a forged card (a billion blocks) fails
+fast instead of allocating memory.
 """
 
 from __future__ import annotations
@@ -27,6 +34,10 @@ WEIGHTS_EXT = ".safetensors"
 CARD_EXT = ".json"
 WEIGHTS_EXTS = (WEIGHTS_EXT, community.PTH_EXT)  # searched by name, in this order
 PICKLE_EXTS = (".pt", ".ckpt", ".bin", ".pkl", ".pickle")  # never opened (a .pth is read weights-only)
+# Bounds of a card's config values. Real configs use ints up to 100 (blocks 16, channels 64,
+# nz 100); building 1024 blocks on the meta device takes about a second.
+CONFIG_MAX_INT = 1024
+CONFIG_MAX_ITEMS = 64  # values in a list (dilations) and keys in a config
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 
 
@@ -83,31 +94,76 @@ def _read_card(card_path: Path) -> dict:
     return card
 
 
+def _is_file(path: Path) -> bool:
+    """Path.is_file(), but a folder we may not search is an error, not a missing file."""
+    try:
+        return path.is_file()
+    except OSError as e:
+        raise CheckpointError(f"cannot read {path}: {e.strerror or e}") from None
+
+
 def _info_for(weights: Path) -> CheckpointInfo:
+    if not _is_file(weights):  # a dangling link, a link loop, a folder or a pipe named *.safetensors
+        raise CheckpointError(f"{weights} is not a readable file (a broken link, a link loop or not a file)")
     card_path = weights.with_suffix(CARD_EXT)
     card = community.card(weights) if community.is_community(weights) else _read_card(card_path)
     return CheckpointInfo(weights.stem, weights, card_path, card)
 
 
-def list_checkpoints() -> tuple[list[CheckpointInfo], list[str]]:
-    """Every checkpoint found (first of each name wins) and a problem line per broken one."""
+def list_checkpoints(verify: bool = False) -> tuple[list[CheckpointInfo], list[str]]:
+    """Every checkpoint found (first of each name wins) and a problem line per broken one;
+    verify=True also checks each carded file's sha256 (reads every file: `studio models`)."""
     found: dict[str, CheckpointInfo] = {}
+    broken: set[str] = set()  # names a broken file holds: a later folder's file of that name is not used
     problems: list[str] = []
     for d in search_dirs():
-        if not d.is_dir():
+        try:
+            entries = _entries(d)
+        except CheckpointError as e:
+            problems.append(str(e))
             continue
-        for w in (w for ext in WEIGHTS_EXTS for w in sorted(d.glob("*" + ext))):
-            if w.stem in found:
+        for w in (w for ext in WEIGHTS_EXTS for w in entries if w.name.endswith(ext)):
+            if w.stem in found or w.stem in broken:
                 continue
             try:
-                found[w.stem] = _info_for(w)
+                info = _info_for(w)
+                if verify and info.architecture != community.ARCHITECTURE:
+                    _check_sha256(info)
+                found[w.stem] = info
             except CheckpointError as e:
-                problems.append(str(e))
-        for p in sorted(d.iterdir()):
+                broken.add(w.stem)
+                problems.append(str(e) + _shadow_note(w))
+        for p in entries:
             if p.suffix.lower() in PICKLE_EXTS:
                 problems.append(f"{p}: pickle-format weights are never loaded; convert them to .safetensors "
                                 "(or, for a community model, a weights-only .pth)")
     return list(found.values()), problems
+
+
+def _entries(d: Path) -> list[Path]:
+    """The folder's files, sorted ([] when it does not exist; CheckpointError when unreadable)."""
+    try:
+        return sorted(d.iterdir())
+    except FileNotFoundError:
+        if d.is_symlink():
+            raise CheckpointError(f"models folder {d} is a broken link") from None
+        return []
+    except NotADirectoryError:
+        raise CheckpointError(f"models folder {d} is a file, not a folder") from None
+    except OSError as e:  # permission denied, a link loop
+        raise CheckpointError(f"cannot read models folder {d}: {e.strerror or e}") from None
+
+
+def _shadow_note(weights: Path) -> str:
+    """What a broken file hides: the same name in a folder searched later (the bundled one)."""
+    dirs = search_dirs()
+    later = dirs[dirs.index(weights.parent) + 1:] if weights.parent in dirs else []
+    for d in later:
+        for ext in WEIGHTS_EXTS:
+            if (d / (weights.stem + ext)).is_file():
+                return (f"; the {weights.stem} in {d} is not used in its place (fix or remove this file "
+                        "to use it)")
+    return ""
 
 
 def find_checkpoint(name: str) -> CheckpointInfo:
@@ -115,28 +171,85 @@ def find_checkpoint(name: str) -> CheckpointInfo:
     p = Path(name)
     if p.suffix.lower() in PICKLE_EXTS:
         raise CheckpointError(f"{name}: pickle-format weights are never loaded (they can run code); use a .safetensors file with its .json card")
-    if p.suffix in WEIGHTS_EXTS or p.exists():
-        if not p.is_file():
+    if p.suffix in WEIGHTS_EXTS or os.path.lexists(p):
+        if not _is_file(p):
             raise CheckpointError(f"checkpoint file {p} not found")
         return _info_for(p)
     for d in search_dirs():
         for ext in WEIGHTS_EXTS:
             w = d / (name + ext)
-            if w.is_file():
-                return _info_for(w)
+            if _is_file(w):
+                try:
+                    return _info_for(w)
+                except CheckpointError as e:
+                    raise CheckpointError(str(e) + _shadow_note(w)) from None
+            if w.is_symlink():  # a broken link or a loop: say so rather than use a later folder's file
+                raise CheckpointError(f"{w} is a broken link or a link loop" + _shadow_note(w))
     where = ", ".join(str(d) for d in search_dirs())
     raise CheckpointError(f"checkpoint '{name}' not found (looked in {where}); `studio models` lists what is installed")
 
 
-def _verify_and_read(info: CheckpointInfo, expected_shapes: dict[str, tuple]) -> dict:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file, safe_open
+def _check_config(info: CheckpointInfo) -> dict:
+    """The card's config, refused unless it is a small dict of names to small plain values."""
+    config = info.card.get("config") or {}
+    where = f"{info.weights}: model card config"
 
-    digest = sha256_of(info.weights)
+    def ok(v) -> bool:
+        if isinstance(v, bool) or v is None:
+            return True
+        if isinstance(v, int):
+            return 0 <= v <= CONFIG_MAX_INT
+        if isinstance(v, float):
+            return 0.0 <= v <= CONFIG_MAX_INT  # also false for nan and inf
+        if isinstance(v, str):
+            return len(v) <= 100
+        return isinstance(v, list) and len(v) <= CONFIG_MAX_ITEMS and all(
+            not isinstance(x, list) and ok(x) for x in v)
+
+    if not isinstance(config, dict) or len(config) > CONFIG_MAX_ITEMS:
+        raise CheckpointError(f"{where} is not a set of named values")
+    for k, v in config.items():
+        if not ok(v):
+            raise CheckpointError(f"{where} '{k}' = {json.dumps(v)[:60]} is out of bounds "
+                                  f"(numbers from 0 to {CONFIG_MAX_INT}); refusing to build it")
+    return config
+
+
+def _build(info: CheckpointInfo, config: dict, meta: bool = False):
+    """The card's architecture; on the meta device (shapes without memory) with meta=True."""
+    import contextlib
+
+    import torch
+
+    from studio.nets import registry
+
+    try:
+        with torch.device("meta") if meta else contextlib.nullcontext():
+            return registry.build(info.architecture, config)
+    except KeyError:
+        raise CheckpointError(f"{info.weights}: unknown architecture '{info.architecture}' in its model card") from None
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{info.weights}: model card config does not fit '{info.architecture}': {e}") from None
+
+
+def _check_sha256(info: CheckpointInfo) -> None:
+    try:
+        digest = sha256_of(info.weights)
+    except OSError as e:
+        raise CheckpointError(f"cannot read {info.weights}: {e.strerror or e}") from None
     if digest != info.card["sha256"]:
         raise CheckpointError(
             f"{info.weights}: sha256 does not match its model card (file changed or corrupted); refusing to load it"
         )
+
+
+def _verify(info: CheckpointInfo, expected_shapes: dict[str, tuple]) -> None:
+    """The file's sha256 matches its card, and its tensor names and shapes the architecture's
+    (read from the header: no tensor is loaded)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import safe_open
+
+    _check_sha256(info)
     try:
         with safe_open(str(info.weights), framework="pt") as f:
             shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
@@ -155,7 +268,6 @@ def _verify_and_read(info: CheckpointInfo, expected_shapes: dict[str, tuple]) ->
             k = wrong[0]
             parts.append(f"{len(wrong)} with wrong shapes (e.g. {k}: {shapes[k]} instead of {expected_shapes[k]})")
         raise CheckpointError(f"{info.weights} does not fit architecture '{info.architecture}': " + "; ".join(parts))
-    return load_file(str(info.weights))
 
 
 def load_model(name: str, device=None, *, eval_mode: bool = True):
@@ -164,7 +276,10 @@ def load_model(name: str, device=None, *, eval_mode: bool = True):
     A community model (no card) comes as studio.nets.community.SpandrelSR, through spandrel.
     """
     info = find_checkpoint(name)
-    module = community.load(info.weights) if info.architecture == community.ARCHITECTURE else _load_carded(info)
+    try:
+        module = community.load(info.weights) if info.architecture == community.ARCHITECTURE else _load_carded(info)
+    except CheckpointError as e:
+        raise CheckpointError(str(e) + _shadow_note(info.weights)) from None
     if device is not None:
         module.to(device)
     if eval_mode:
@@ -173,18 +288,20 @@ def load_model(name: str, device=None, *, eval_mode: bool = True):
 
 
 def _load_carded(info: CheckpointInfo):
+    """Bounds, then shapes on the meta device, then the file: only a file that fits is built
+    for real, so memory use is bounded by the file's own size."""
     import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
 
-    from studio.nets import registry
-
+    config = _check_config(info)
+    shapes = _build(info, config, meta=True).state_dict()
+    _verify(info, {k: tuple(v.shape) for k, v in shapes.items()})
+    module = _build(info, config)
     try:
-        module = registry.build(info.architecture, info.card.get("config") or {})
-    except KeyError:
-        raise CheckpointError(f"{info.weights}: unknown architecture '{info.architecture}' in its model card") from None
-    except TypeError as e:
-        raise CheckpointError(f"{info.weights}: model card config does not fit '{info.architecture}': {e}") from None
-    expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
-    tensors = _verify_and_read(info, expected)
+        tensors = load_file(str(info.weights))
+    except (SafetensorError, OSError) as e:  # changed since it was verified, or unreadable
+        raise CheckpointError(f"cannot read {info.weights}: {e}") from None
     state = module.state_dict()
     with torch.no_grad():
         for k, v in tensors.items():

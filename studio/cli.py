@@ -39,8 +39,11 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors in our one-line format, exit 2."""
 
     def error(self, message: str):  # noqa: D401 - argparse API
-        self.print_usage(sys.stderr)
-        raise SystemExit(_fail(message))
+        # One line, not argparse's usage block: "argument --seed: --seed wants..." loses its echo.
+        flag = message.partition(": ")[0].removeprefix("argument ")
+        if message.startswith("argument ") and message.partition(": ")[2].startswith(flag + " "):
+            message = message.partition(": ")[2]
+        raise SystemExit(_fail(f"{message} (see `{self.prog} --help`)"))
 
 
 def _fail(message: str) -> int:
@@ -134,6 +137,12 @@ def main(argv: list[str] | None = None) -> int:
 
             traceback.print_exc()
         return _fail(str(e))
+    except OSError as e:  # the file system refused something no check foresaw: still one line
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        return _fail(f"{e.strerror or e}: {e.filename}" if e.filename else str(e.strerror or e))
     except KeyboardInterrupt:
         print("studio: cancelled", file=sys.stderr)
         return EXIT_CANCELLED
@@ -151,7 +160,7 @@ def _cmd_models(args) -> int:
     from studio import community
     from studio.checkpoints import list_checkpoints, search_dirs
 
-    found, problems = list_checkpoints()
+    found, problems = list_checkpoints(verify=True)
     print("searched: " + ", ".join(str(d) for d in search_dirs()))
     if not found:
         print("no checkpoints found")

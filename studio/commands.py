@@ -16,9 +16,9 @@ def _save(item, picture, single: bool) -> list[str]:
     from studio.imageio import save_image
 
     # Existing outputs are replaced (re-running a batch is normal). Inputs are protected: in a
-    # single-file run the user typed the output name, so writing over the input is what they
-    # asked for; in a batch an input is never overwritten.
-    return save_image(item.output, picture, overwrite=True, protect=item.inputs, overwrite_input=single)
+    # single-file run the user typed the output name, so writing over the image is what they
+    # asked for (never over its mask); in a batch an input is never overwritten.
+    return save_image(item.output, picture, overwrite=True, protect=item.inputs[1:] if single else item.inputs)
 
 
 def process(tool: Tool, engine, options, item: batch.Item, job: Job, single: bool) -> list[str]:
@@ -27,6 +27,8 @@ def process(tool: Tool, engine, options, item: batch.Item, job: Job, single: boo
 
     pic = load_image(item.inputs[0])
     mask, notes = None, []
+    if pic.frames > 1:
+        notes.append(f"info: {item.inputs[0].name} holds {pic.frames} frames or pages; only the first was used")
     if tool.mask:
         mask, resized = load_mask(item.inputs[1], pic.size)
         if resized:
@@ -46,11 +48,17 @@ def run_tool(tool: Tool, options, inputs: list[Path], output: Path, *, model: st
     0, or 2 when any file failed. Inputs are checked before the engine loads, so a typo fails
     fast with its own message."""
     items, problems = batch.plan(inputs, output)
+    from studio.imageio import output_format
+
+    single = len(items) == 1 and not inputs[0].is_dir()
+    if single:
+        output_format(items[0].output)  # an unknown extension fails before the engine runs
+    folder = items[0].output.parent if single else output
+    batch.check_folder(folder)
     engine = (cache or ModelCache()).engine(tool.name, model, device)
     if hasattr(engine, "check"):  # options only the loaded model can judge (attribute names)
         engine.check(options)
-    single = len(items) == 1 and not inputs[0].is_dir()
-    (output.parent if single else output).mkdir(parents=True, exist_ok=True)
+    batch.prepare_folder(folder)  # only once the engine is there: a failed load leaves no empty folder
 
     def work(item, report):
         return process(tool, engine, options, item, Job(lambda p: report(p.fraction, p.message)), single)

@@ -15,15 +15,22 @@ Choices callers should know:
   a warning says so. 16-bit colour PNG keeps both.
 - Writes are atomic; the caller lists input files in `protect` so they are never overwritten
   unless `overwrite_input=True` (the user named the input as output on purpose).
+- Animated PNG and multi-page TIFF: the first frame is read (`Picture.frames` says how many
+  there were, so a caller can say so). GIF is not read at all (a clear refusal).
+- Only regular files are opened: a named pipe or a device is refused before it is opened, so
+  reading never hangs.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
+import functools
 import io
 import os
 import secrets
 import shutil
+import stat
 import struct
 import warnings as _warnings
 import zlib
@@ -35,6 +42,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from studio.atomic import remove_stale_temps
 from studio.errors import ImageError
 
 MAX_PIXELS = 200_000_000  # project limit; STUDIO_MAX_PIXELS overrides it
@@ -59,6 +67,7 @@ class Picture:
     was_gray: bool = False
     source: Path | None = None
     format: str | None = None         # "PNG", "JPEG", "WEBP", "TIFF" or "BMP"
+    frames: int = 1                   # frames/pages in the source (only the first is read)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -93,15 +102,26 @@ def max_pixels() -> int:
     if raw is None:
         return MAX_PIXELS
     try:
-        return int(raw)
+        limit = int(raw)
     except ValueError:
-        raise ImageError(f"STUDIO_MAX_PIXELS must be a whole number of pixels, not {raw!r}") from None
+        limit = 0
+    if limit <= 0:
+        raise ImageError(f"STUDIO_MAX_PIXELS must be a whole number of pixels above 0, not {raw!r}")
+    return limit
 
 
 # ---------------------------------------------------------------- loading
 
 def load_image(path: str | os.PathLike) -> Picture:
     path = Path(path)
+    with _warnings.catch_warnings():
+        # Pillow warns on stderr about damaged EXIF/TIFF metadata, which it then skips; the pixels
+        # are fine and what it could read is kept: no stray "UserWarning: Corrupt EXIF data" lines.
+        _warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
+        return _load(path)
+
+
+def _load(path: Path) -> Picture:
     with _open(path) as im:
         try:
             return _decode(path, im)
@@ -129,10 +149,16 @@ def load_mask(path: str | os.PathLike, size: tuple[int, int] | None = None) -> t
 
 
 def _open(path: Path) -> Image.Image:
-    if not path.exists():
-        raise ImageError(f"cannot read {path}: no such file")
-    if path.is_dir():
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ImageError(f"cannot read {path}: no such file") from None
+    except OSError as e:  # a name too long, a link loop, no permission on a folder
+        raise ImageError(f"cannot read {path}: {e.strerror or e}") from None
+    if stat.S_ISDIR(mode):
         raise ImageError(f"cannot read {path}: it is a folder, not an image")
+    if not stat.S_ISREG(mode):  # opening a named pipe would wait for a writer forever
+        raise ImageError(f"cannot read {path}: not a regular file (a pipe, socket or device)")
     limit = max_pixels()
     Image.init()  # registers every plugin; `formats=` below fails on ones not yet loaded
     Image.MAX_IMAGE_PIXELS = limit  # Pillow's own checks (TIFF tiles, frames) use the same limit
@@ -143,6 +169,8 @@ def _open(path: Path) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         _refuse_size(path, _declared_size(path), limit)
     except UnidentifiedImageError:
+        if _starts_with(path, b"GIF8"):
+            raise ImageError(f"cannot read {path}: GIF images are not supported (convert it to PNG)") from None
         raise ImageError(f"cannot read {path}: not a PNG, JPEG, WebP, TIFF or BMP image "
                          "(or the file is damaged)") from None
     except PermissionError:
@@ -155,10 +183,27 @@ def _open(path: Path) -> Image.Image:
     return im
 
 
+def _starts_with(path: Path, magic: bytes) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(magic)) == magic
+    except OSError:
+        return False
+
+
 def _refuse_size(path: Path, size: tuple[int, int] | None, limit: int) -> NoReturn:
-    what = f"{size[0]}x{size[1]} = {size[0] * size[1] / 1e6:.0f} megapixels" if size else "too large"
-    raise ImageError(f"cannot read {path}: it is {what}, over the {limit / 1e6:g} megapixel limit "
+    what = f"{size[0]}x{size[1]} = {format_pixels(size[0] * size[1])}" if size else "too large"
+    raise ImageError(f"cannot read {path}: it is {what}, over the limit of {format_pixels(limit)} "
                      "(set STUDIO_MAX_PIXELS to raise it)") from None
+
+
+def format_pixels(n: int) -> str:
+    """A pixel count for people: "4,096 pixels", "1.5 megapixels", "3600 megapixels"."""
+    if n < 1_000_000:
+        return f"{n:,} pixel{'s' if n != 1 else ''}"
+    mp = n / 1e6
+    text = f"{mp:,.0f}" if mp >= 100 else f"{mp:.3g}"
+    return f"{text} megapixel{'s' if text != '1' else ''}"
 
 
 def _declared_size(path: Path) -> tuple[int, int] | None:
@@ -181,12 +226,17 @@ def _decode(path: Path, im: Image.Image) -> Picture:
     icc = im.info.get("icc_profile") or None
     deep_colour = _is_16bit_colour(im)  # before getexif(), which may load and clear im.tile
     exif = im.getexif()
+    frames = getattr(im, "n_frames", 1)  # before decoding: counting may seek, which decoding must follow
     if deep_colour:
-        pixels = _read_16bit_colour(path, exif.get(_ORIENTATION, 1))
+        orientation = exif.get(_ORIENTATION, 1)
+        if fmt == "TIFF" and _opencv_orients_tiff():
+            orientation = 1
+        pixels = _read_16bit_colour(path, orientation)
     else:
+        im.seek(0)
         pixels, icc = _pillow_pixels(ImageOps.exif_transpose(im), icc)
     # Metadata last: exif_transpose reads the orientation we are about to reset.
-    return Picture(**pixels, icc=icc, exif=_upright_exif(exif, fmt), source=path, format=fmt)
+    return Picture(**pixels, icc=icc, exif=_upright_exif(exif, fmt), source=path, format=fmt, frames=frames)
 
 
 def _pillow_pixels(im: Image.Image, icc: bytes | None) -> tuple[dict, bytes | None]:
@@ -194,7 +244,8 @@ def _pillow_pixels(im: Image.Image, icc: bytes | None) -> tuple[dict, bytes | No
         im, icc = _cmyk_to_rgb(im, icc)
     if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         scale = 1.0 if im.mode == "F" else 65535.0
-        grey = np.clip(np.asarray(im).astype(np.float32) / scale, 0.0, 1.0)
+        # nan_to_num: a float TIFF may hold NaN/inf, which no later step could quantise
+        grey = np.clip(np.nan_to_num(np.asarray(im).astype(np.float32) / scale, posinf=1.0, neginf=0.0), 0.0, 1.0)
         return dict(rgb=np.repeat(grey[..., None], 3, axis=2), bit_depth=16, was_gray=True), icc
     was_gray = im.mode in ("1", "L", "LA", "La")
     if im.mode == "P":
@@ -227,6 +278,17 @@ def _read_16bit_colour(path: Path, orientation: int) -> dict:
     colour = arr[..., :1].repeat(3, axis=2) if channels < 3 else arr[..., 2::-1]  # BGR -> RGB
     alpha = arr[..., -1] if channels in (2, 4) else None
     return dict(rgb=np.ascontiguousarray(colour), alpha=alpha, bit_depth=16, was_gray=channels < 3)
+
+
+@functools.cache
+def _opencv_orients_tiff() -> bool:
+    """Whether OpenCV's TIFF decoder already applies the Orientation tag (4.x does, even with
+    IMREAD_UNCHANGED; its PNG decoder does not): probed once on a mirrored 2x1 TIFF, so the
+    16-bit path never rotates twice, whichever OpenCV is installed."""
+    buf = io.BytesIO()
+    Image.fromarray(np.array([[0, 65535]], np.uint16)).save(buf, "TIFF", tiffinfo={_ORIENTATION: 2})
+    arr = cv2.imdecode(np.frombuffer(buf.getvalue(), np.uint8), cv2.IMREAD_UNCHANGED)
+    return arr is not None and int(arr.reshape(-1)[0]) == 65535
 
 
 def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
@@ -267,16 +329,11 @@ def save_image(path: str | os.PathLike, picture: Picture, *, quality: int = 95,
                gray: bool | None = None) -> list[str]:
     """Write atomically; the format follows the extension. Returns warnings for the user."""
     path = Path(path)
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise ImageError(f"cannot save {path}: unknown extension {path.suffix!r} "
-                         f"(use one of {', '.join(sorted(FORMATS))})")
+    fmt = output_format(path)
     is_input = any(_same_file(path, Path(p)) for p in protect)
     if is_input and not overwrite_input:
         raise ImageError(f"refusing to overwrite the input file {path}; choose another output name")
-    if path.is_dir():
-        raise ImageError(f"cannot save {path}: it is a folder")
-    if path.exists() and not (overwrite or is_input):
+    if _existing_target(path) and not (overwrite or is_input):
         raise ImageError(f"cannot save {path}: the file already exists (choose another name "
                          "or allow overwriting)")
     try:
@@ -287,6 +344,15 @@ def save_image(path: str | os.PathLike, picture: Picture, *, quality: int = 95,
         raise ImageError(f"cannot save {path}: encoding as {fmt} failed ({e})") from None
     _write_atomic(path, data)
     return notes
+
+
+def output_format(path: Path) -> str:
+    """The format an output file name asks for (ImageError for an extension we cannot write)."""
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ImageError(f"cannot save {path}: unknown extension {path.suffix!r} "
+                         f"(use one of {', '.join(sorted(FORMATS))})")
+    return fmt
 
 
 def _encode(pic: Picture, fmt: str, quality: int, gray: bool | None) -> tuple[bytes, list[str]]:
@@ -369,11 +435,49 @@ def _png_add_metadata(png: bytes, icc: bytes | None, exif: bytes | None) -> byte
     return png[:end_of_ihdr] + extra + png[end_of_ihdr:]
 
 
+def _existing_target(path: Path) -> bool:
+    """Whether path is a file to replace (False: nothing there yet); ImageError when nothing
+    can be saved there (a folder, a pipe or device, a name too long, a missing folder)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except NotADirectoryError:
+        mode = None  # a parent is a file: said below
+    except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:
+            raise ImageError(f"cannot save {path}: the name is too long ({len(os.fsencode(path.name))} bytes; "
+                             f"file names hold at most {_name_max(path.parent)})") from None
+        raise ImageError(f"cannot save {path}: {e.strerror or e}") from None
+    if mode is None:
+        folder = path.parent
+        if not folder.is_dir():
+            file = next((p for p in (folder, *folder.parents) if p.is_file()), None)
+            raise ImageError(f"cannot save {path}: " + (f"{file} is a file, not a folder" if file
+                                                         else f"the folder {folder} does not exist"))
+        return False
+    if stat.S_ISDIR(mode):
+        raise ImageError(f"cannot save {path}: it is a folder")
+    if not stat.S_ISREG(mode):  # os.replace would put the image in place of the pipe or device
+        raise ImageError(f"cannot save {path}: it is not a regular file (a pipe, socket or device)")
+    return True
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no such folder; Windows has no pathconf
+        return 255
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     folder = path.parent
     if not folder.is_dir():
         raise ImageError(f"cannot save {path}: the folder {folder} does not exist")
-    tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    remove_stale_temps(folder)  # ones a killed save left (studio/atomic.py matches this naming)
+    # A short name, not ".NAME.<hex>.tmp": a legal 255-byte NAME would make the temp name illegal.
+    # (Still the `.X.<12 hex>.tmp` shape studio/atomic.py cleans up after a killed save.)
+    tmp = folder / f".studio.{secrets.token_hex(6)}.tmp"
     created = False
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)

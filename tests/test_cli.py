@@ -48,8 +48,8 @@ def test_corrupt_image_is_one_clear_line_and_verbose_adds_traceback(tmp_path, ca
 @pytest.mark.parametrize(
     "argv, needle",
     [
-        (["edit", "x.png", "--set", "Smiling", "-o", "y.png"], "ATTR=VALUE"),
-        (["edit", "x.png", "--set", "Smiling=lots", "-o", "y.png"], "ATTR=VALUE"),
+        (["edit", "x.png", "--set", "Smiling", "-o", "y.png"], "NAME=VALUE (e.g. Smiling=1)"),
+        (["edit", "x.png", "--set", "Smiling=lots", "-o", "y.png"], "NAME=VALUE (e.g. Smiling=1)"),
         (["inpaint", "a", "b", "-o", "c", "--box", "1,2,3"], "x,y,w,h"),
         (["inpaint", "a", "b", "-o", "c", "--engine", "magic"], "invalid choice"),
         (["inpaint", "a", "b", "-o", "c", "--detail", "2"], "0 to 1"),

@@ -7,7 +7,7 @@ import pytest
 
 STUDIO = Path(__file__).resolve().parent.parent / "studio"
 QT_FREE_PACKAGES = ("editing", "engines", "nets", "data")
-QT_FREE_MODULES = ("jobs", "errors", "checkpoints", "imageio", "metrics", "devices", "batch")
+QT_FREE_MODULES = ("jobs", "errors", "checkpoints", "imageio", "metrics", "devices", "batch", "project", "atomic")
 
 
 def modules_in(package: str) -> list[Path]:

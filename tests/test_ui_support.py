@@ -35,6 +35,7 @@ class Dialogs:
     def __init__(self, monkeypatch):
         self.errors: list[tuple[str, str, str | None]] = []
         self.questions: list[str] = []
+        self.options: list[dict] = []  # the keyword options of each question, in order
         self.answers: list = []  # next answers to questions (default: no / cancel)
         monkeypatch.setattr(dialogs, "show_error", self._error)
         monkeypatch.setattr(dialogs, "ask_yes_no", self._yes_no)
@@ -43,12 +44,14 @@ class Dialogs:
     def _error(self, parent, title, text, details=None):
         self.errors.append((title, text, details))
 
-    def _yes_no(self, parent, title, text):
+    def _yes_no(self, parent, title, text, **options):
         self.questions.append(text)
+        self.options.append(options)
         return self.answers.pop(0) if self.answers else False
 
-    def _save_changes(self, parent, name):
+    def _save_changes(self, parent, name, **options):
         self.questions.append(f"save changes to {name}")
+        self.options.append(options)
         return self.answers.pop(0) if self.answers else dialogs.CANCEL
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from studio.editing.history import Rect
 
-MIN_RADIUS, MAX_RADIUS = 1.0, 2000.0
+MIN_SIZE, MAX_SIZE = 1, 4000  # the brush diameter's bounds in image pixels
 SPACING = 0.2  # distance between dabs as a fraction of the radius
 
 
@@ -24,8 +24,10 @@ class Brush:
     radius: float = 24.0  # image pixels
     hardness: float = 0.7  # 1 = hard edge (1 px antialiasing), 0 = soft all the way to the centre
 
-    def resized(self, factor: float) -> "Brush":
-        return Brush(float(min(MAX_RADIUS, max(MIN_RADIUS, self.radius * factor))), self.hardness)
+    @property
+    def diameter(self) -> float:
+        """What the user sets and sees (GIMP's and Krita's "size"): the painted width."""
+        return 2 * self.radius
 
 
 def dab(mask: np.ndarray, cx: float, cy: float, brush: Brush, erase: bool = False) -> Rect | None:
@@ -42,12 +44,16 @@ def dab(mask: np.ndarray, cx: float, cy: float, brush: Brush, erase: bool = Fals
     soft = max(1.0, r * (1.0 - brush.hardness))  # width of the falloff, at least one pixel
     value = np.clip((r - dist) / soft, 0.0, 1.0)
     value = (value * value * (3 - 2 * value) * 255.0 + 0.5).astype(np.uint8)  # smoothstep edge
-    region = mask[y0:y1, x0:x1]
+    combine(mask[y0:y1, x0:x1], value, erase)
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def combine(region: np.ndarray, value: np.ndarray, erase: bool) -> None:
+    """Add `value` to a mask region (maximum) or take it away (minimum with its inverse), in place."""
     if erase:
         np.minimum(region, 255 - value, out=region)
     else:
         np.maximum(region, value, out=region)
-    return x0, y0, x1 - x0, y1 - y0
 
 
 def stroke(mask: np.ndarray, p0: tuple[float, float], p1: tuple[float, float], brush: Brush,

@@ -1,5 +1,8 @@
 """The open image as the editor sees it: picture, mask, face box, history, file state.
 
+Unsaved work is the image since it was last saved (as an image or in a project) and the mask
+since it was last kept (exported, or saved in a project): both are checked before closing.
+
 Qt-free, so it can be tested directly. The float image always lies on its bit depth's grid
 (k/255 or k/65535, exactly what imageio loads), which is what lets history store integers.
 While a job runs the window does not change the image (jobs read it without copying), only
@@ -8,6 +11,7 @@ the mask, which jobs copy when they start.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,11 +40,13 @@ class Document:
         self.history = History(budget)
         self.source = source  # the opened file: never written without the user saying so
         self.save_path: Path | None = None  # set by Save As; plain Save writes here
+        self.project_path: Path | None = None  # the project file it was opened from or saved as
         self.face_box: tuple[int, int, int, int] | None = None
         self.untitled_name = "Untitled"  # the title while there is no file (pasted, recovered)
         self.revision = 0  # any change at all (autosave)
         self.image_revision = 0  # changes of the pixels (face-edit sessions go stale)
         self._saved_marker = _NEVER_SAVED if source is None else None
+        self._mask_saved_marker = None  # the blank mask it starts with is nothing to lose
         self._stroke_before: np.ndarray | None = None
         self._stroke_rect: Rect | None = None
 
@@ -55,18 +61,44 @@ class Document:
 
     @property
     def name(self) -> str:
-        path = self.save_path or self.source
+        path = self.project_path or self.save_path or self.source
         return path.name if path else self.untitled_name
 
     @property
     def dirty(self) -> bool:
-        """Unsaved image changes (the mask is not part of the file, so it does not count)."""
+        """Unsaved work: the image or the mask (see the module notes)."""
+        return self.image_dirty or self.mask_dirty
+
+    @property
+    def image_dirty(self) -> bool:
         return self.history.last_image_step() is not self._saved_marker
 
+    @property
+    def mask_dirty(self) -> bool:
+        """The mask changed since it was last kept, and is not blank (a blank one loses nothing)."""
+        return self.history.last_mask_step() is not self._mask_saved_marker and self.has_mask()
+
     def mark_saved(self, path: Path | None = None) -> None:
+        """The image was saved (to path, which plain Save writes from now on)."""
         if path is not None:
             self.save_path = path
         self._saved_marker = self.history.last_image_step()
+
+    def mark_mask_saved(self, saved: bool = True) -> None:
+        """The mask as it is now is kept in a file (saved=False: it is not, e.g. recovered)."""
+        self._mask_saved_marker = self.history.last_mask_step() if saved else _NEVER_SAVED
+
+    def frozen(self, copy_pixels: bool) -> Document:
+        """A copy for a writer thread that later edits leave alone: the mask and history list are
+        copied (steps are shared: they never change once made), the image only with copy_pixels
+        (a job finishing during the write patches it in place)."""
+        view = copy.copy(self)
+        view.mask = self.mask.copy()
+        view.history = copy.copy(self.history)
+        view.history.steps = list(self.history.steps)
+        if copy_pixels:
+            view.picture = dataclasses.replace(self.picture, rgb=self.picture.rgb.copy())
+        return view
 
     def has_mask(self) -> bool:
         return bool(self.mask.any())

@@ -9,6 +9,7 @@ action can always be undone. Qt-free.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,6 +79,12 @@ class Step:
     after: Snapshot | None = None
     changes_image: bool = True
     tag: dict | None = None  # the tool's own memo (the face panel keeps slider values here)
+    # Unique in this process: the autosave names a step's file by it (a step never changes once made).
+    uid: int = field(default_factory=itertools.count(1).__next__, compare=False, repr=False)
+
+    @property
+    def changes_mask(self) -> bool:
+        return self.before is not None or any(p.layer == "mask" for p in self.patches)
 
     @property
     def nbytes(self) -> int:
@@ -127,6 +134,11 @@ class History:
         self.position = len(self.steps)
         self._trim()
 
+    def restore(self, steps: list[Step], position: int, dropped: int = 0) -> None:
+        """Take over steps read back from a file, trimmed to this history's budget."""
+        self.steps, self.position, self.dropped = list(steps), position, dropped
+        self._trim()
+
     def _trim(self) -> None:
         total = sum(s.nbytes for s in self.steps)
         while len(self.steps) > 1 and total > self.budget and self.position > 1:
@@ -162,6 +174,13 @@ class History:
         """The most recent done step that changed the image (for the compare view)."""
         for s in reversed(self.steps[:self.position]):
             if s.changes_image:
+                return s
+        return None
+
+    def last_mask_step(self) -> Step | None:
+        """The most recent done step that changed the mask (whether the mask is saved)."""
+        for s in reversed(self.steps[:self.position]):
+            if s.changes_mask:
                 return s
         return None
 

@@ -245,8 +245,7 @@ class FaceEditor:
         box, angle = self.locate(rgb, options)
         x, y, s, _ = box
         h, w = rgb.shape[:2]
-        if x + s <= 0 or y + s <= 0 or x >= w or y >= h:
-            raise StudioError(f"the face box {x},{y},{s},{s} lies outside the {w}x{h} image")
+        faces.check_square(box, w, h)
         # Parts of the square beyond the photo are mirrored in, as faces.extract does.
         crop = cv2.warpAffine(rgb, faces.crop_matrix(box, angle), (s, s), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_REFLECT_101)

@@ -197,6 +197,18 @@ def choose_face(rgb: np.ndarray, mask: np.ndarray) -> Box:
     return best
 
 
+def check_square(box: Box, w: int, h: int) -> None:
+    """A face square must overlap the w x h photo and be at most twice its longer side: the
+    square is allocated at full size, so a typo such as 999999999 must be an error, not an
+    out-of-memory crash."""
+    x, y, s, _ = box
+    if x + s <= 0 or y + s <= 0 or x >= w or y >= h:
+        raise StudioError(f"the face box {x},{y},{s},{s} lies outside the {w}x{h} image")
+    if s > 2 * max(w, h):
+        raise StudioError(f"the face box {x},{y},{s},{s} is far larger than the {w}x{h} image; give the "
+                          "face's own square")
+
+
 @dataclass
 class FaceCrop:
     """A square face crop. Parts of the square outside the photo are reflect-padded
@@ -221,8 +233,7 @@ def extract(rgb: np.ndarray, mask: np.ndarray, box: Box, size: int = 64) -> Face
     """Cut the square `box` (made square if it is not) out of the photo and its mask."""
     x, y, s, _ = box = square_box(box)
     h, w = rgb.shape[:2]
-    if x + s <= 0 or y + s <= 0 or x >= w or y >= h:
-        raise StudioError(f"the face box {x},{y},{s},{s} lies outside the {w}x{h} image")
+    check_square(box, w, h)
     x0, y0, x1, y1 = max(0, x), max(0, y), min(w, x + s), min(h, y + s)
     pads = (y0 - y, y + s - y1, x0 - x, x + s - x1)  # top, bottom, left, right
     image = cv2.copyMakeBorder(np.ascontiguousarray(rgb[y0:y1, x0:x1], np.float32), *pads, cv2.BORDER_REFLECT_101)

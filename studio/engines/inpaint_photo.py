@@ -209,10 +209,12 @@ class PhotoInpainter:
         import torch
 
         h, w = hole.shape
+        # At least 8 px a side (the net's two stride-2 stages need it): a 3x3 photo or a crop of
+        # a 2-px-high strip is enlarged, and its hole with it.
         size = (max(8, round(w * s)), max(8, round(h * s)))
         small = _resize(np.ascontiguousarray(crop, np.float32), size)
         # A small pixel is unknown if any of it was hole: damaged pixels never leak in as context.
-        small_hole = _resize(hole.astype(np.float32), size) > 0 if s < 1 else hole
+        small_hole = _resize(hole.astype(np.float32), size) > 0 if size != (w, h) else hole
         x = torch.from_numpy(np.ascontiguousarray(small)).permute(2, 0, 1)[None].to(self.device)
         m = torch.from_numpy(np.ascontiguousarray(small_hole, np.float32))[None, None].to(self.device)
         if self.device.type == "cpu":

@@ -1,8 +1,9 @@
 """The canvas: the image, its mask layer, the face box and the compare split, with zoom and pan.
 
 Mouse: left paints the mask (or erases with the eraser tool), right always erases, middle or
-space+left pans, the wheel zooms under the mouse. The face-box tool drags a square. In compare
-mode a left drag moves the split line instead of painting.
+space+left pans, the wheel zooms about the point under the mouse. The rectangle and lasso tools
+add their shape to the mask (right button or Ctrl: take it away), the face-box tool drags a
+square. In compare mode a left drag moves the split line instead of painting.
 """
 
 from __future__ import annotations
@@ -10,20 +11,30 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsRectItem, QGraphicsScene, QGraphicsView
 
 from studio.editing import brush as brushes
+from studio.editing import shapes
 from studio.editing.document import Change, Document
 from studio.ui import qimage
-from studio.ui.canvas_items import BrushOutline, PyramidItem, SplitLine
+from studio.ui.canvas_items import BrushOutline, PyramidItem, SelectionOutline, SplitLine
 
 BACKGROUND = QColor(38, 38, 40)
 MIN_ZOOM, MAX_ZOOM = 0.01, 64.0
 WHEEL_STEP = 1.25  # zoom factor per wheel notch / Ctrl +
 BAND = 512  # rows converted at a time, so a 20 MP refresh never holds a second float copy
 MIN_BOX = 8  # a face box smaller than this (image px) is taken as a click: clears the box
+SHAPE_TOOLS = {"rect": ("Rectangle mask", "Subtract rectangle"), "lasso": ("Lasso mask", "Subtract lasso")}
+# The mouse's part of the shortcut list (Help > Keyboard shortcuts): what the handlers below do.
+MOUSE_HELP = (
+    ("Paint the mask (brush), add a shape (rectangle, lasso)", "Left drag"),
+    ("Erase / subtract with any mask tool", "Right drag, or Ctrl+left drag"),
+    ("Pan", "Middle drag, or Space+left drag"),
+    ("Zoom about the mouse pointer", "Wheel"),
+    ("Move the compare line", "Left drag (in compare view)"),
+)
 
 
 def fill_display(buf: np.ndarray, rgb: np.ndarray, alpha: np.ndarray | None, rect=None) -> None:
@@ -55,7 +66,8 @@ class Canvas(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.document: Document | None = None
         self.brush = brushes.Brush()
-        self.tool = "brush"  # "brush", "eraser" or "box"
+        self.tool = "brush"  # "brush", "eraser", "rect", "lasso" or "box"
+        self.mask_lut = qimage.mask_lut()
         self.image_item: PyramidItem | None = None
         self.mask_item: PyramidItem | None = None
         self.before_item: PyramidItem | None = None
@@ -70,6 +82,9 @@ class Canvas(QGraphicsView):
         self.box_item.setZValue(50)
         self.box_item.hide()
         self.scene().addItem(self.box_item)
+        self.shape_item = SelectionOutline()  # the rectangle or lasso being dragged
+        self.shape_item.hide()
+        self.scene().addItem(self.shape_item)
         self.split_line: SplitLine | None = None
         self.compare = False
         self.compare_label = "Before"
@@ -79,6 +94,7 @@ class Canvas(QGraphicsView):
         self._pan_last = None
         self._stroke_last: tuple[float, float] | None = None
         self._stroke_erase = False
+        self._shape: list[tuple[float, float]] | None = None  # rect: [corner, corner]; lasso: the path
         self._box_from: tuple[float, float] | None = None
         self._split_drag = False
         self._update_cursor()
@@ -92,6 +108,7 @@ class Canvas(QGraphicsView):
             c = self.mapToScene(self.viewport().rect().center())
             centre = (c.x() / old.width(), c.y() / old.height())
         self.set_compare(False)
+        self._cancel_shape()
         for item in (self.image_item, self.mask_item):
             if item is not None:
                 self.scene().removeItem(item)
@@ -106,7 +123,7 @@ class Canvas(QGraphicsView):
         fill_display(buf, doc.picture.rgb, doc.picture.alpha)
         self.image_item = PyramidItem(buf)
         self.scene().addItem(self.image_item)
-        self.mask_item = PyramidItem(qimage.display_mask(doc.mask), premultiplied=True)
+        self.mask_item = PyramidItem(qimage.display_mask(doc.mask, self.mask_lut), premultiplied=True)
         self.mask_item.setZValue(10)
         self.mask_item.setVisible(self.mask_visible)
         self.scene().addItem(self.mask_item)
@@ -136,11 +153,16 @@ class Canvas(QGraphicsView):
     def _refresh_mask(self, rect) -> None:
         doc = self.document
         if rect is None:
-            self.mask_item.buffer[:] = qimage.display_mask(doc.mask)
+            self.mask_item.buffer[:] = qimage.display_mask(doc.mask, self.mask_lut)
         else:
             x, y, w, h = rect
-            self.mask_item.buffer[y:y + h, x:x + w] = qimage.display_mask(doc.mask[y:y + h, x:x + w])
+            self.mask_item.buffer[y:y + h, x:x + w] = qimage.display_mask(doc.mask[y:y + h, x:x + w], self.mask_lut)
         self.mask_item.refresh_rect(rect)
+
+    def set_mask_color(self, color: QColor) -> None:
+        self.mask_lut = qimage.mask_lut((color.red(), color.green(), color.blue()))
+        if self.mask_item is not None:
+            self._refresh_mask(None)
 
     def set_mask_visible(self, visible: bool) -> None:
         self.mask_visible = visible
@@ -152,19 +174,26 @@ class Canvas(QGraphicsView):
     def zoom(self) -> float:
         return self.transform().m11()
 
-    def set_zoom(self, z: float, *, under_mouse: bool = False) -> None:
+    def set_zoom(self, z: float, *, at: QPoint | None = None) -> None:
+        """Zoom to z keeping the image point under viewport point `at` (default: the centre) in place.
+
+        Done by hand: Qt's AnchorUnderMouse uses the scene point of the view's last own mouse
+        move, which our mouse handlers never pass on, so the image slid ~150 px per notch."""
         z = min(MAX_ZOOM, max(MIN_ZOOM, z))
         self._fit_mode = False
+        at = self.viewport().rect().center() if at is None else at
+        fixed = self.mapToScene(at)
         anchor = self.transformationAnchor()
-        if under_mouse:
-            self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        f = z / self.zoom
-        self.scale(f, f)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setTransform(QTransform.fromScale(z, z))
         self.setTransformationAnchor(anchor)
+        moved = self.viewportTransform().map(fixed) - QPointF(at)
+        for bar, d in ((self.horizontalScrollBar(), moved.x()), (self.verticalScrollBar(), moved.y())):
+            bar.setValue(bar.value() + round(d))
         self._zoom_changed()
 
-    def zoom_by(self, factor: float, *, under_mouse: bool = False) -> None:
-        self.set_zoom(self.zoom * factor, under_mouse=under_mouse)
+    def zoom_by(self, factor: float, *, at: QPoint | None = None) -> None:
+        self.set_zoom(self.zoom * factor, at=at)
 
     def fit(self) -> None:
         if self.image_item is None:
@@ -188,7 +217,7 @@ class Canvas(QGraphicsView):
     def wheelEvent(self, event) -> None:
         delta = event.angleDelta().y() or event.angleDelta().x()
         if delta:
-            self.zoom_by(WHEEL_STEP ** (delta / 120), under_mouse=True)
+            self.zoom_by(WHEEL_STEP ** (delta / 120), at=event.position().toPoint())
         event.accept()
 
     # ------------------------------------------------------------ tools
@@ -196,6 +225,7 @@ class Canvas(QGraphicsView):
         self.tool = tool
         self.outline.erasing = tool == "eraser"
         self.outline.update()
+        self._cancel_shape()
         self._update_cursor()
 
     def set_brush(self, brush: brushes.Brush) -> None:
@@ -223,6 +253,12 @@ class Canvas(QGraphicsView):
 
     def _painting_tool(self) -> bool:
         return self.tool in ("brush", "eraser") and not self.compare
+
+    @staticmethod
+    def _erases(event) -> bool:
+        """The eraser modifier of every mask tool: the right button, or Ctrl."""
+        return (event.button() == Qt.MouseButton.RightButton
+                or bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier))
 
     def _update_cursor(self) -> None:
         if self._pan_last is not None:
@@ -255,9 +291,16 @@ class Canvas(QGraphicsView):
         if self.tool == "box" and button == Qt.MouseButton.LeftButton:
             self._box_from = self._image_point(pos)
             return
-        if self._painting_tool() and button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
-            self._stroke_erase = self.tool == "eraser" or button == Qt.MouseButton.RightButton
+        if button not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton) or self.compare:
+            return
+        if self._painting_tool():
+            self._stroke_erase = self.tool == "eraser" or self._erases(event)
             self._start_stroke(self._image_point(pos))
+        elif self.tool in SHAPE_TOOLS and self._shape is None:
+            self._stroke_erase = self._erases(event)
+            p = self._image_point(pos)
+            self._shape = [p, p] if self.tool == "rect" else [p]
+            self._show_shape()
 
     def mouseMoveEvent(self, event) -> None:
         pos = event.position().toPoint()
@@ -279,6 +322,12 @@ class Canvas(QGraphicsView):
             self.outline.show()
         if self._stroke_last is not None:
             self._continue_stroke(p)
+        elif self._shape is not None:
+            if self.tool == "rect":
+                self._shape[1] = p
+            else:
+                self._shape.append(p)
+            self._show_shape()
 
     def mouseReleaseEvent(self, event) -> None:
         if self._pan_last is not None:
@@ -295,6 +344,8 @@ class Canvas(QGraphicsView):
             return
         if self._stroke_last is not None:
             self._end_stroke()
+        elif self._shape is not None:
+            self._end_shape()
 
     def leaveEvent(self, event) -> None:
         self.outline.hide()
@@ -336,6 +387,39 @@ class Canvas(QGraphicsView):
         self._stroke_last = None
         label = "Erase mask" if self._stroke_erase else "Paint mask"
         if self.document.end_stroke(label) is not None:
+            self.maskEdited.emit()
+
+    # ------------------------------------------------------------ rectangle and lasso
+    def _show_shape(self) -> None:
+        path = QPainterPath()
+        if self.tool == "rect":
+            path.addRect(QRectF(QPointF(*self._shape[0]), QPointF(*self._shape[1])).normalized())
+        else:
+            path.moveTo(*self._shape[0])
+            for p in self._shape[1:]:
+                path.lineTo(*p)
+            path.closeSubpath()  # show the edge the release will close
+        self.shape_item.set_path(path, self._stroke_erase, self.zoom)
+        self.shape_item.show()
+
+    def _cancel_shape(self) -> None:
+        self._shape = None
+        self.shape_item.hide()
+
+    def _end_shape(self) -> None:
+        """Add (or subtract) the dragged shape as one undo step."""
+        points, tool = self._shape, self.tool
+        self._cancel_shape()
+        if not self.mask_visible:
+            self.set_mask_visible(True)
+        doc = self.document
+        doc.begin_stroke()
+        if tool == "rect":
+            rect = shapes.fill_rect(doc.mask, points[0], points[1], self._stroke_erase)
+        else:
+            rect = shapes.fill_polygon(doc.mask, points, self._stroke_erase)
+        self._stroke_rect(rect)
+        if doc.end_stroke(SHAPE_TOOLS[tool][self._stroke_erase]) is not None:
             self.maskEdited.emit()
 
     # ------------------------------------------------------------ face box

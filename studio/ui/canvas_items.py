@@ -1,4 +1,5 @@
-"""Scene items of the canvas: image layers drawn from a mip pyramid, brush outline, split line.
+"""Scene items of the canvas: image layers drawn from a mip pyramid, brush and shape outlines,
+split line.
 
 A 20 MP image is never redrawn whole: each paint draws only the exposed rectangle, from the
 pyramid level closest to the screen's resolution (so a zoomed-out view samples a
@@ -12,8 +13,8 @@ import math
 import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsItem
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from studio.ui import qimage
 
@@ -120,6 +121,36 @@ class BrushOutline(QGraphicsItem):
         light.setStyle(Qt.PenStyle.DashLine if self.erasing else Qt.PenStyle.SolidLine)
         painter.setPen(light)
         painter.drawEllipse(QPointF(0, 0), self.radius, self.radius)
+
+
+class SelectionOutline(QGraphicsPathItem):
+    """The rectangle or lasso being dragged: black with white dashes (dots when it subtracts)."""
+
+    def __init__(self):
+        super().__init__()
+        self.erasing = False
+        self.pad = 1.0  # image px around the path that the 1-screen-px lines may cover
+        self.setZValue(100)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+
+    def set_path(self, path: QPainterPath, erasing: bool, zoom: float) -> None:
+        self.erasing = erasing
+        self.pad = 2 / zoom
+        self.setPath(path)  # also announces the geometry change
+
+    def boundingRect(self) -> QRectF:
+        p = self.pad
+        return self.path().controlPointRect().adjusted(-p, -p, p, p)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        dark = QPen(QColor(0, 0, 0, 220), 1)
+        dark.setCosmetic(True)
+        painter.setPen(dark)
+        painter.drawPath(self.path())
+        light = QPen(QColor(255, 255, 255), 1, Qt.PenStyle.DotLine if self.erasing else Qt.PenStyle.DashLine)
+        light.setCosmetic(True)
+        painter.setPen(light)
+        painter.drawPath(self.path())
 
 
 class SplitLine(QGraphicsItem):

@@ -1,13 +1,18 @@
 """The window's file work: open (dialog, recent files, paste, drops), save, save as, export a
-copy, the unsaved-changes question, and the offer to recover an autosaved session after a crash.
+copy, projects (open, save, save as), the unsaved-changes question, and the offer to recover an
+autosaved session after a crash.
 
 Rules it keeps: the opened file is never overwritten without an explicit yes (the first Save of
-an opened file is a Save As); while a job runs, opening and pasting wait.
+an opened file is a Save As); while a job runs, opening and pasting wait. A document opened
+from (or saved as) a project is saved by Save into that project; Save As makes an image file
+the document's file instead. A save dialog's file type always matches the name it suggests;
+a typed extension the dialog knows wins over the chosen type, any other name gets the type's.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +22,8 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMenu
 
 from studio.editing.document import Document
 from studio.errors import StudioError
+from studio.project import SUFFIX as PROJECT_SUFFIX
+from studio.project import is_project
 from studio.ui import dialogs
 from studio.ui.autosave import read_session, remove_session
 from studio.ui.busy_io import run_off_ui_thread
@@ -24,8 +31,32 @@ from studio.ui.busy_io import run_off_ui_thread
 if TYPE_CHECKING:
     from studio.ui.main_window import MainWindow
 
-OPEN_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp);;All files (*)"
+IMAGE_PATTERNS = "*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp"
+OPEN_FILTER = f"Images ({IMAGE_PATTERNS});;All files (*)"
+PROJECT_FILTER = f"GAN Studio projects (*{PROJECT_SUFFIX})"
+OPEN_ANY_FILTER = f"Images and projects ({IMAGE_PATTERNS} *{PROJECT_SUFFIX});;Images ({IMAGE_PATTERNS});;" \
+                  f"{PROJECT_FILTER};;All files (*)"
 SAVE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp);;TIFF (*.tif *.tiff);;BMP (*.bmp)"
+
+
+def filter_extensions(entry: str) -> list[str]:
+    """".png", ".jpg"... of one filter entry such as "JPEG (*.jpg *.jpeg)"."""
+    return [e.lower() for e in re.findall(r"\*(\.\w+)", entry)]
+
+
+def filter_for(suffix: str, filter: str) -> str:
+    """The entry of filter ("A (*.a);;B (*.b)") that holds suffix, else its first."""
+    entries = filter.split(";;")
+    return next((e for e in entries if suffix.lower() in filter_extensions(e)), entries[0])
+
+
+def finish_path(typed: str, chosen: str, filter: str) -> Path:
+    """The file a save dialog answered: a typed extension the filter knows wins; any other name
+    gets the chosen entry's extension ("photo.v2" as PNG is "photo.v2.png")."""
+    path = Path(typed)
+    if path.suffix.lower() in filter_extensions(filter):
+        return path
+    return path.with_name(path.name + (filter_extensions(chosen) or filter_extensions(filter))[0])
 
 
 class FileActions(QObject):
@@ -42,6 +73,11 @@ class FileActions(QObject):
         self.act_save_as = a("Save &As…", self.save_as, "Ctrl+Shift+S")
         self.act_export = a("&Export a copy…", self.export, "Ctrl+E")
         self.act_paste = a("&Paste image", self.paste, K.Paste)
+        # Ctrl+Alt: free in the window and on common desktops; Ctrl+Shift+S is Save As already.
+        self.act_open_project = a("Open pro&ject…", self.choose_project, "Ctrl+Alt+O")
+        self.act_save_project = a("Sa&ve project", self.save_project, "Ctrl+Alt+S",
+                                  tip="Image, mask, face box and undo history in one file, to go on later")
+        self.act_save_project_as = a("Save project as…", self.save_project_as, "Ctrl+Alt+Shift+S")
         self.recent_menu = QMenu("Open &recent", window)
         self.recent_menu.aboutToShow.connect(self._fill_recent)
 
@@ -53,17 +89,28 @@ class FileActions(QObject):
         return self.maybe_save_changes()
 
     def maybe_save_changes(self) -> bool:
-        """True when the current image may be closed (saved, discarded or unchanged)."""
+        """True when the current image may be closed (saved, discarded or unchanged). A changed
+        mask is work too: outside a project only a project file keeps it, so that is offered."""
         doc = self.window.document
         if doc is None or not doc.dirty:
             return True
-        answer = dialogs.ask_save_changes(self.window, doc.name)
+        mask = doc.mask_dirty and doc.project_path is None
+        answer = dialogs.ask_save_changes(self.window, doc.name, mask=mask, image=doc.image_dirty)
         if answer == dialogs.SAVE:
             return self.save()
+        if answer == dialogs.SAVE_PROJECT:
+            return self.save_project()
         return answer == dialogs.DISCARD
 
     def choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Open image", self._last_folder(), OPEN_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open image or project", self._last_folder(),
+                                              OPEN_ANY_FILTER)
+        if path:
+            self.open_path(Path(path))
+
+    def choose_project(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open project", self._last_folder(),
+                                              f"{PROJECT_FILTER};;All files (*)")
         if path:
             self.open_path(Path(path))
 
@@ -72,21 +119,16 @@ class FileActions(QObject):
         return str(Path(recent[0]).parent) if recent else ""
 
     def open_path(self, path: Path) -> bool:
+        """Open an image, or a project (by its extension)."""
         from studio.imageio import load_image
 
         w = self.window
         if not self._can_replace_document():
             return False
-        w.status(f"Opening {path} …")
-        try:
-            picture = run_off_ui_thread(load_image, path)
-        except StudioError as e:
-            w.status("")
-            dialogs.show_error(w, "Cannot open image", str(e))
-            return False
-        except MemoryError:
-            w.status("")
-            dialogs.show_error(w, "Cannot open image", f"Not enough memory to open {path}.")
+        if is_project(path):
+            return self._open_project(Path(path))
+        picture = self._read("image", load_image, path)
+        if picture is None:
             return False
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
@@ -96,6 +138,34 @@ class FileActions(QObject):
         w.settings.add_recent(path)
         width, height = picture.size
         w.status(f"Opened {path}  ({width}×{height}, {picture.bit_depth}-bit)")
+        return True
+
+    def _read(self, what: str, load, path: Path):
+        """load(path) off the UI thread; None, after saying why, when it fails."""
+        self.window.status(f"Opening {path} …")
+        try:
+            return run_off_ui_thread(load, path)
+        except StudioError as e:
+            message = str(e)
+        except MemoryError:
+            message = f"Not enough memory to open {path}."
+        self.window.status("")
+        dialogs.show_error(self.window, f"Cannot open {what}", message)
+        return None
+
+    def _open_project(self, path: Path) -> bool:
+        from studio.project import load_project
+
+        w = self.window
+        doc = self._read("project", load_project, path)
+        if doc is None:
+            return False
+        w.set_document(doc)
+        w.settings.add_recent(path)
+        width, height = doc.size
+        steps = doc.history.position
+        w.status(f"Opened project {path}  ({width}×{height}, {doc.bit_depth}-bit, "
+                 f"{steps} step{'s' if steps != 1 else ''} to undo)")
         return True
 
     def _fill_recent(self) -> None:
@@ -130,22 +200,30 @@ class FileActions(QObject):
 
     # ================================================================ saving
     def suggest_path(self, tail: str, suffix: str | None = None) -> str:
-        """Where a save dialog starts: beside the saved file, else the opened one with tail."""
+        """Where a save dialog starts: the document's file's name plus tail, beside it; suffix
+        None keeps the file's image type (PNG when it has none)."""
+        from studio.imageio import FORMATS
+
         doc = self.window.document
-        base = doc.save_path or doc.source
+        base = doc.save_path or doc.source or doc.project_path
+        if suffix is None:
+            suffix = base.suffix if base is not None and base.suffix.lower() in FORMATS else ".png"
         if base is None:
-            return str(Path.home() / f"untitled{tail}{suffix or '.png'}")
-        stem = base.stem if doc.save_path else base.stem + tail
-        return str(base.with_name(stem + (suffix or base.suffix)))
+            return str(Path.home() / f"{doc.untitled_name}{tail}{suffix}")
+        return str(base.with_name(base.stem + tail + suffix))
 
     def ask_save_path(self, title: str, suggested: str, filter: str = SAVE_FILTER) -> Path | None:
-        """The file dialog (tests replace this). Overwriting is confirmed by _confirm_target."""
-        path, _ = QFileDialog.getSaveFileName(self.window, title, suggested, filter,
-                                              options=QFileDialog.Option.DontConfirmOverwrite)
-        if not path:
-            return None
-        path = Path(path)
-        return path if path.suffix else path.with_suffix(".png")
+        """The file dialog (tests replace this), its file type the suggestion's. Overwriting is
+        confirmed by confirm_target."""
+        path, chosen = QFileDialog.getSaveFileName(self.window, title, suggested, filter,
+                                                   filter_for(Path(suggested).suffix, filter),
+                                                   options=QFileDialog.Option.DontConfirmOverwrite)
+        return finish_path(path, chosen, filter) if path else None
+
+    def ask_target(self, title: str, suggested: str, filter: str = SAVE_FILTER) -> Path | None:
+        """The save dialog, then the question whether to replace an existing file."""
+        path = self.ask_save_path(title, suggested, filter)
+        return path if path is not None and self.confirm_target(path) else None
 
     def _is_original(self, path: Path) -> bool:
         doc = self.window.document
@@ -155,7 +233,7 @@ class FileActions(QObject):
         except OSError:
             return False
 
-    def _confirm_target(self, path: Path) -> bool:
+    def confirm_target(self, path: Path) -> bool:
         if self._is_original(path):
             return dialogs.ask_yes_no(self.window, "Replace the original?",
                                       f"{path.name} is the original photo you opened. Replace it with the edited "
@@ -168,25 +246,61 @@ class FileActions(QObject):
         doc = self.window.document
         if doc is None:
             return False
+        if doc.project_path is not None:
+            return self.save_project()
         if doc.save_path is None:  # first save of an opened (or pasted) image: never onto the original
             return self.save_as()
         return self._save_document(doc.save_path)
 
     def save_as(self) -> bool:
-        if self.window.document is None:
+        doc = self.window.document
+        if doc is None:
             return False
-        path = self.ask_save_path("Save as", self.suggest_path("-edited"))
-        if path is None or not self._confirm_target(path):
-            return False
-        return self._save_document(path)
+        path = self.ask_target("Save as", self.suggest_path("" if doc.save_path else "-edited"))
+        return path is not None and self._save_document(path)
 
     def _save_document(self, path: Path) -> bool:
         doc = self.window.document
         if not self.write(path, doc.picture):
             return False
         doc.mark_saved(path)
+        doc.project_path = None  # the image file is the document's file now
         self.window.settings.add_recent(path)
         self.window.update_actions()
+        return True
+
+    def save_project(self) -> bool:
+        doc = self.window.document
+        if doc is not None and doc.project_path is not None:
+            return self._write_project(doc.project_path)
+        return self.save_project_as()
+
+    def save_project_as(self) -> bool:
+        doc = self.window.document
+        if doc is None:
+            return False
+        suggested = str(doc.project_path) if doc.project_path else self.suggest_path("", PROJECT_SUFFIX)
+        path = self.ask_target("Save project", suggested, PROJECT_FILTER)
+        return path is not None and self._write_project(path)
+
+    def _write_project(self, path: Path) -> bool:
+        """Write image, mask, face box and history; the document is then saved in that file."""
+        from studio.project import save_project
+
+        w, doc = self.window, self.window.document
+        w.status(f"Saving project to {path} …")
+        try:
+            run_off_ui_thread(save_project, path, doc.frozen(copy_pixels=w.runner.busy))
+        except StudioError as e:
+            w.status("")
+            dialogs.show_error(w, "Cannot save the project", str(e))
+            return False
+        doc.project_path = path
+        doc.mark_saved()
+        doc.mark_mask_saved()
+        w.settings.add_recent(path)
+        w.update_actions()
+        w.status(f"Saved project to {path}")
         return True
 
     def export(self) -> bool:
@@ -194,10 +308,8 @@ class FileActions(QObject):
         doc = self.window.document
         if doc is None:
             return False
-        path = self.ask_save_path("Export a copy", self.suggest_path("-export", ".jpg"))
-        if path is None or not self._confirm_target(path):
-            return False
-        return self.write(path, doc.picture, what="copy")
+        path = self.ask_target("Export a copy", self.suggest_path("-export", ".jpg"))
+        return path is not None and self.write(path, doc.picture, what="copy")
 
     def write(self, path: Path, picture, what: str = "image") -> bool:
         """Write picture to path (already confirmed); the outcome goes to the status bar or a dialog."""
@@ -205,7 +317,7 @@ class FileActions(QObject):
 
         w = self.window
         src = w.document.source
-        original = self._is_original(path)  # the user said yes to replacing it in _confirm_target
+        original = self._is_original(path)  # the user said yes to replacing it in confirm_target
         w.status(f"Saving {what} to {path} …")
         if w.runner.busy:  # a job finishing during the write may patch the image in place
             picture = dataclasses.replace(picture, rgb=picture.rgb.copy())
@@ -221,30 +333,35 @@ class FileActions(QObject):
 
     # ================================================================ recovery
     def offer_recovery(self) -> bool:
-        """After a crash: offer the newest autosaved session left behind."""
+        """After a crash: offer the newest readable autosaved session left behind (Enter
+        recovers). Unreadable ones are removed with a word in the status bar; nothing here
+        may keep the window from starting."""
         w = self.window
         folders = w.autosaver.recoverable()
-        if not folders:
+        for folder in folders:
+            try:
+                doc, info, note = read_session(folder)
+                break
+            except (StudioError, OSError, ValueError, KeyError) as e:
+                w.status(f"An autosaved session could not be read ({e}); it was removed")
+                remove_session(folder)
+        else:
             return False
-        folder = folders[0]
-        try:
-            picture, mask, info = read_session(folder)
-        except (StudioError, OSError, ValueError, KeyError) as e:
-            w.status(f"An autosaved session could not be read ({e}); it was removed")
-            remove_session(folder)
-            return False
+        name = info.get("name") if isinstance(info.get("name"), str) and info.get("name") else "image"
+        steps = doc.history.position
         if not dialogs.ask_yes_no(w, "Recover unsaved work?",
                                   f"GAN Studio did not close properly last time. Recover the autosaved "
-                                  f"{info.get('name', 'image')} ({picture.size[0]}×{picture.size[1]}) "
-                                  "with its mask?"):
+                                  f"{name} ({doc.size[0]}×{doc.size[1]}) with its mask and {steps} "
+                                  f"step{'s' if steps != 1 else ''} to undo?",
+                                  default_yes=True, yes="&Recover", no="&Discard"):
             for f in folders:
                 remove_session(f)
             return False
-        doc = Document(picture)
-        doc.mask[:] = mask
-        doc.untitled_name = f"{Path(info.get('name') or 'image').stem} (recovered)"
+        doc.untitled_name = f"{Path(name).stem} (recovered)"
+        doc.mark_mask_saved(not doc.has_mask())
         w.set_document(doc)
         for f in folders:
             remove_session(f)
-        w.status(f"Recovered {info.get('name', 'the image')}; save it with Save As")
+        w.status(f"Recovered {name}; save it with Save As or Save project"
+                 + (f" ({note}: only the image and mask came back)" if note else ""))
         return True

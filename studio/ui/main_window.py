@@ -23,9 +23,11 @@ from studio.ui import dialogs
 from studio.ui.autosave import Autosaver
 from studio.ui.canvas import Canvas
 from studio.ui.file_actions import FileActions
+from studio.ui.history_panel import HistoryPanel
 from studio.ui.mask_actions import MaskActions
 from studio.ui.preview import PreviewWidget
 from studio.ui.settings import Settings, SettingsDialog
+from studio.ui.shortcuts_dialog import show_shortcuts
 from studio.ui.tool_panel import Panel
 from studio.ui.worker import JobRunner
 
@@ -95,6 +97,8 @@ class MainWindow(QMainWindow):
         dock.setMinimumWidth(360)  # room for the attribute sliders
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.tools_dock = dock
+        self.history_panel = HistoryPanel(self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.history_panel)  # below the tools
 
     def add_action(self, text: str, slot, shortcut=None, *, checkable: bool = False, tip: str = "") -> QAction:
         action = QAction(text, self)
@@ -115,8 +119,11 @@ class MainWindow(QMainWindow):
         self.act_quit = a("&Quit", self.close, K.Quit)
         self.act_undo = a("&Undo", self.undo, K.Undo)
         self.act_redo = a("&Redo", self.redo, ["Ctrl+Shift+Z", "Ctrl+Y"])
-        self.act_zoom_in = a("Zoom &in", lambda: self.canvas.zoom_by(1.25), ["Ctrl++", "Ctrl+="])
-        self.act_zoom_out = a("Zoom &out", lambda: self.canvas.zoom_by(0.8), "Ctrl+-")
+        self.act_undo.setIconText("Undo")  # the name that stays while the text names the step
+        self.act_redo.setIconText("Redo")
+        # Plain + and - as in GIMP and Krita; a focused spin box or text field still takes them as text.
+        self.act_zoom_in = a("Zoom &in", lambda: self.canvas.zoom_by(1.25), ["+", "=", "Ctrl++", "Ctrl+="])
+        self.act_zoom_out = a("Zoom &out", lambda: self.canvas.zoom_by(0.8), ["-", "Ctrl+-"])
         self.act_fit = a("&Fit to window", self.canvas.fit, "Ctrl+0")
         self.act_100 = a("&100 %", self.canvas.actual_size, "Ctrl+1")
         self.act_compare = a("&Compare before/after", self.toggle_compare, "\\", checkable=True,
@@ -128,6 +135,7 @@ class MainWindow(QMainWindow):
         self.tool_actions = {name: a(p.tool.action, lambda _=False, n=name: self.run_tool(n), p.tool.shortcut or None)
                              for name, p in self.panels.items()}
         self.act_models = a("&Models and about…", self.open_models)
+        self.act_shortcuts = a("&Keyboard shortcuts", lambda: show_shortcuts(self), "Ctrl+/")
 
     def _build_toolbar(self) -> None:
         bar = QToolBar("Mask", self)
@@ -135,7 +143,7 @@ class MainWindow(QMainWindow):
         bar.setMovable(False)
         self.addToolBar(bar)
         masks = self.masks
-        for act in (masks.act_brush, masks.act_eraser, masks.act_box):
+        for act in masks.tool_actions.values():
             bar.addAction(act)
         bar.addSeparator()
         bar.addWidget(QLabel(" Size "))
@@ -153,11 +161,13 @@ class MainWindow(QMainWindow):
         files, masks = self.files, self.masks
         m = self.menuBar().addMenu("&File")
         m.addAction(files.act_open)
+        m.addAction(files.act_open_project)
         m.addMenu(files.recent_menu)
         m.addAction(files.act_paste)
         m.addSeparator()
-        for act in (files.act_save, files.act_save_as, files.act_export):
-            m.addAction(act)
+        for act in (files.act_save, files.act_save_as, files.act_export, None, files.act_save_project,
+                    files.act_save_project_as):
+            m.addSeparator() if act is None else m.addAction(act)
         m.addSeparator()
         m.addAction(self.act_settings)
         m.addAction(self.act_quit)
@@ -166,17 +176,18 @@ class MainWindow(QMainWindow):
             m.addAction(act)
         m = self.menuBar().addMenu("&View")
         for act in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_100, None, self.act_compare,
-                    self.act_show_mask):
+                    self.act_show_mask, None, self.history_panel.toggleViewAction()):
             m.addSeparator() if act is None else m.addAction(act)
         m = self.menuBar().addMenu("&Mask")
-        for act in (masks.act_brush, masks.act_eraser, masks.act_box, None, masks.act_bigger, masks.act_smaller, None,
-                    masks.act_clear_mask, masks.act_invert_mask, masks.act_clear_box, None, masks.act_load_mask,
-                    masks.act_save_mask):
+        for act in (*masks.tool_actions.values(), None, masks.act_bigger, masks.act_smaller, None,
+                    masks.act_clear_mask, masks.act_invert_mask, masks.act_clear_box, None, masks.act_mask_color,
+                    masks.act_load_mask, masks.act_save_mask):
             m.addSeparator() if act is None else m.addAction(act)
         m = self.menuBar().addMenu("&Tools")
         for act in (*self.tool_actions.values(), None, self.act_cancel):
             m.addSeparator() if act is None else m.addAction(act)
         m = self.menuBar().addMenu("&Help")
+        m.addAction(self.act_shortcuts)
         m.addAction(self.act_models)
 
     def _build_status(self) -> None:
@@ -249,7 +260,8 @@ class MainWindow(QMainWindow):
             self.act_undo.setText("&Undo")
         self.act_redo.setText(f"&Redo {h.next_redo().label}" if has and h.can_redo() else "&Redo")
         files, masks = self.files, self.masks
-        for act in (files.act_save, files.act_save_as, files.act_export, self.act_compare, masks.act_clear_mask,
+        for act in (files.act_save, files.act_save_as, files.act_export, files.act_save_project,
+                    files.act_save_project_as, self.act_compare, masks.act_clear_mask,
                     masks.act_invert_mask, masks.act_save_mask, masks.act_load_mask):
             act.setEnabled(has)
         if has:
@@ -258,6 +270,7 @@ class MainWindow(QMainWindow):
         else:
             self.size_label.setText("")
         self._update_title()
+        self.history_panel.refresh()
 
     def _after_edit(self) -> None:
         """Any change of the document (stroke, step, undo): refresh what depends on it."""

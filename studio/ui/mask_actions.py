@@ -1,7 +1,9 @@
-"""The mask's actions: the brush, eraser and face-box tools, the brush size and hardness boxes,
-clear, invert, load and export the mask, clear the face box, and the face box's status line.
+"""The mask's actions: the brush, eraser, rectangle, lasso and face-box tools, the brush size
+(diameter, as in GIMP and Krita) and hardness boxes, the mask colour, clear, invert, load and
+export the mask, clear the face box, and the face box's status line.
 
-Each change of the mask is one undo step of the document.
+Each change of the mask is one undo step of the document. Brush size, hardness and mask colour
+are remembered between launches.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QActionGroup
-from PySide6.QtWidgets import QFileDialog, QSpinBox
+from PySide6.QtGui import QActionGroup, QColor, QIcon, QPixmap
+from PySide6.QtWidgets import QColorDialog, QFileDialog, QSpinBox
 
-from studio.editing.brush import Brush
+from studio.editing.brush import MAX_SIZE, MIN_SIZE, Brush
 from studio.errors import StudioError
 from studio.ui import dialogs
 from studio.ui.file_actions import OPEN_FILTER
@@ -23,11 +25,12 @@ if TYPE_CHECKING:
     from studio.ui.main_window import MainWindow
 
 BRUSH_STEP = 1.25  # [ and ] change the brush size by this factor
+SHAPE_HINT = "adds to the mask; the right button or Ctrl subtracts"
 
 
 class MaskActions(QObject):
     """The Mask menu's actions, the toolbar's brush boxes and their slots. Of the window it uses:
-    document, canvas, refresh, status, add_action and files (the save dialog and writer)."""
+    document, canvas, refresh, status, add_action, settings and files (the save dialog and writer)."""
 
     def __init__(self, window: MainWindow):
         super().__init__(window)
@@ -35,12 +38,19 @@ class MaskActions(QObject):
         canvas = window.canvas
         a = window.add_action
         self.act_brush = a("&Brush", lambda: self.set_tool("brush"), "B", checkable=True,
-                           tip="Paint the mask (B); the right button erases")
+                           tip="Paint the mask (B); the right button or Ctrl erases")
         self.act_eraser = a("&Eraser", self.toggle_eraser, "E", checkable=True, tip="Erase the mask (E toggles)")
+        # R as GIMP's rectangle select; GIMP's F (free select) is the face box here, so L as Photoshop's lasso.
+        self.act_rect = a("&Rectangle", lambda: self.set_tool("rect"), "R", checkable=True,
+                          tip=f"Drag a rectangle (R): {SHAPE_HINT}")
+        self.act_lasso = a("&Lasso", lambda: self.set_tool("lasso"), "L", checkable=True,
+                           tip=f"Draw around an area (L); releasing closes it: {SHAPE_HINT}")
         self.act_box = a("Face bo&x", lambda: self.set_tool("box"), "F", checkable=True,
                          tip="Drag a square around a face (F): used by face inpainting and face editing")
+        self.tool_actions = {"brush": self.act_brush, "eraser": self.act_eraser, "rect": self.act_rect,
+                             "lasso": self.act_lasso, "box": self.act_box}
         group = QActionGroup(self)
-        for act in (self.act_brush, self.act_eraser, self.act_box):
+        for act in self.tool_actions.values():
             group.addAction(act)
         self.act_brush.setChecked(True)
         self.act_bigger = a("Bigger brush", lambda: self.resize_brush(BRUSH_STEP), "]")
@@ -48,40 +58,64 @@ class MaskActions(QObject):
         self.act_clear_mask = a("&Clear mask", self.clear_mask, "Ctrl+D")
         self.act_invert_mask = a("&Invert mask", self.invert_mask, "Ctrl+I")
         self.act_clear_box = a("Clear face box", lambda: canvas.set_box(None))
-        self.act_load_mask = a("&Load mask…", lambda: self.load_mask())
+        self.act_load_mask = a("L&oad mask…", lambda: self.load_mask())
         self.act_save_mask = a("E&xport mask…", self.export_mask)
+        self.act_mask_color = a("Mask colo&ur…", self.choose_mask_color, tip="The colour the mask is shown in")
 
-        self.size_spin = QSpinBox(minimum=1, maximum=2000, suffix=" px")
-        self.size_spin.setToolTip("Brush radius in image pixels ([ and ] change it)")
-        self.size_spin.setValue(int(canvas.brush.radius))
-        self.size_spin.valueChanged.connect(lambda v: self._set_brush(radius=float(v)))
+        settings = window.settings
+        self.size_spin = QSpinBox(minimum=MIN_SIZE, maximum=MAX_SIZE, suffix=" px")
+        self.size_spin.setToolTip("Brush diameter in image pixels ([ and ] change it)")
+        self.size_spin.setValue(settings.brush_size)
+        self.size_spin.valueChanged.connect(self._size_changed)
         self.hardness_spin = QSpinBox(minimum=0, maximum=100, suffix=" %")
         self.hardness_spin.setToolTip("100 % = hard edge; lower feathers the edge")
-        self.hardness_spin.setValue(int(round(canvas.brush.hardness * 100)))
-        self.hardness_spin.valueChanged.connect(lambda v: self._set_brush(hardness=v / 100))
+        self.hardness_spin.setValue(settings.brush_hardness)
+        self.hardness_spin.valueChanged.connect(self._hardness_changed)
+        canvas.set_brush(Brush(self.size_spin.value() / 2, self.hardness_spin.value() / 100))
+        self.set_mask_color(QColor(settings.mask_color), remember=False)
         canvas.boxChanged.connect(self._box_changed)
 
     # ================================================================ tools and brush
     def set_tool(self, tool: str) -> None:
         self.window.canvas.set_tool(tool)
-        {"brush": self.act_brush, "eraser": self.act_eraser, "box": self.act_box}[tool].setChecked(True)
-        if tool == "box":
-            self.window.status("Drag a square around the face")
+        self.tool_actions[tool].setChecked(True)
+        hint = {"box": "Drag a square around the face", "rect": f"Drag a rectangle: it {SHAPE_HINT}",
+                "lasso": f"Draw around an area; releasing the button closes the shape: it {SHAPE_HINT}"}.get(tool)
+        if hint:
+            self.window.status(hint)
 
     def toggle_eraser(self) -> None:
         self.set_tool("brush" if self.window.canvas.tool == "eraser" else "eraser")
 
-    def _set_brush(self, radius: float | None = None, hardness: float | None = None) -> None:
+    def _size_changed(self, diameter: int) -> None:
         canvas = self.window.canvas
-        b = canvas.brush
-        canvas.set_brush(Brush(b.radius if radius is None else radius, b.hardness if hardness is None else hardness))
+        canvas.set_brush(Brush(diameter / 2, canvas.brush.hardness))
+        self.window.settings.brush_size = diameter
+
+    def _hardness_changed(self, percent: int) -> None:
+        canvas = self.window.canvas
+        canvas.set_brush(Brush(canvas.brush.radius, percent / 100))
+        self.window.settings.brush_hardness = percent
 
     def resize_brush(self, factor: float) -> None:
-        brush = self.window.canvas.brush
-        r = int(round(brush.resized(factor).radius))
-        if r == int(brush.radius):  # small brushes still change by at least a pixel
-            r += 1 if factor > 1 else -1
-        self.size_spin.setValue(max(1, r))
+        d = self.size_spin.value()
+        new = int(round(d * factor))
+        if new == d:  # small brushes still change by at least a pixel
+            new += 1 if factor > 1 else -1
+        self.size_spin.setValue(new)  # the box keeps it within bounds
+
+    def choose_mask_color(self) -> None:
+        color = QColorDialog.getColor(QColor(self.window.settings.mask_color), self.window, "Mask colour")
+        if color.isValid():
+            self.set_mask_color(color)
+
+    def set_mask_color(self, color: QColor, remember: bool = True) -> None:
+        self.window.canvas.set_mask_color(color)
+        swatch = QPixmap(16, 16)
+        swatch.fill(color)
+        self.act_mask_color.setIcon(QIcon(swatch))
+        if remember:
+            self.window.settings.mask_color = color.name()
 
     def _box_changed(self, box) -> None:
         if box is None:
@@ -130,8 +164,10 @@ class MaskActions(QObject):
         if doc is None:
             return
         files = self.window.files
-        path = files.ask_save_path("Export mask", files.suggest_path("-mask", ".png"))
+        path = files.ask_target("Export mask", files.suggest_path("-mask", ".png"))
         if path is None:
             return
         grey = np.repeat((doc.mask.astype(np.float32) / 255)[..., None], 3, axis=2)
-        files.write(path, Picture(rgb=grey, was_gray=True), what="mask")
+        if files.write(path, Picture(rgb=grey, was_gray=True), what="mask"):
+            doc.mark_mask_saved()  # the mask is kept; the image's own state stays as it was
+            self.window.update_actions()

@@ -59,27 +59,27 @@ def display_quantized(q: np.ndarray) -> np.ndarray:
     return out
 
 
-def _mask_lut() -> np.ndarray:
-    """mask value -> premultiplied B,G,R,A of the red overlay."""
+def mask_lut(rgb: tuple[int, int, int] = MASK_RGB) -> np.ndarray:
+    """mask value -> premultiplied B,G,R,A of the overlay in colour `rgb`, as one uint32 per value
+    (one lookup per pixel instead of four)."""
     a = np.arange(256, dtype=np.float32) / 255 * MASK_OPACITY
     lut = np.zeros((256, 4), np.uint8)
-    lut[:, 0] = np.round(MASK_RGB[2] * a)
-    lut[:, 1] = np.round(MASK_RGB[1] * a)
-    lut[:, 2] = np.round(MASK_RGB[0] * a)
+    lut[:, 0] = np.round(rgb[2] * a)
+    lut[:, 1] = np.round(rgb[1] * a)
+    lut[:, 2] = np.round(rgb[0] * a)
     lut[:, 3] = np.round(255 * a)
-    return lut
+    return lut.view(np.uint32).ravel()
 
 
-MASK_LUT = _mask_lut()
-_MASK_LUT32 = MASK_LUT.view(np.uint32).ravel()  # one lookup per pixel instead of four
+_MASK_LUT32 = mask_lut()
 
 
-def display_mask(mask: np.ndarray) -> np.ndarray:
-    """uint8 HxW mask -> HxWx4 premultiplied translucent red."""
+def display_mask(mask: np.ndarray, lut: np.ndarray = _MASK_LUT32) -> np.ndarray:
+    """uint8 HxW mask -> HxWx4 premultiplied translucent overlay (red unless `lut` says otherwise)."""
     h, w = mask.shape
     if not mask.any():
         return np.zeros((h, w, 4), np.uint8)  # calloc: free until painted
-    return _MASK_LUT32[mask].view(np.uint8).reshape(h, w, 4)
+    return lut[mask].view(np.uint8).reshape(h, w, 4)
 
 
 def array_to_qimage(rgb: np.ndarray, alpha: np.ndarray | None = None) -> QImage:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
@@ -12,9 +13,12 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog
 
 from studio.catalogue import INPAINT_ENGINES
 from studio.devices import CHOICES as DEVICES
+from studio.editing.brush import MAX_SIZE, MIN_SIZE
+from studio.ui import qimage
 
 DEVICE_LABELS = {"auto": "Auto (CUDA, then MPS, then CPU)", "cpu": "CPU", "cuda": "CUDA GPU", "mps": "Apple MPS"}
 MAX_RECENT = 10
+MASK_COLOR = "#%02x%02x%02x" % qimage.MASK_RGB
 
 
 class Settings:
@@ -44,6 +48,40 @@ class Settings:
     @models_dir.setter
     def models_dir(self, value: str) -> None:
         self.store.setValue("models_dir", value)
+
+    def _int(self, key: str, default: int, lo: int, hi: int) -> int:
+        try:
+            return min(hi, max(lo, int(self._get(key, str(default)))))
+        except ValueError:
+            return default
+
+    @property
+    def brush_size(self) -> int:
+        """The brush diameter in image pixels."""
+        return self._int("brush/size", 48, MIN_SIZE, MAX_SIZE)
+
+    @brush_size.setter
+    def brush_size(self, value: int) -> None:
+        self.store.setValue("brush/size", int(value))
+
+    @property
+    def brush_hardness(self) -> int:
+        """Percent: 100 = hard edge."""
+        return self._int("brush/hardness", 70, 0, 100)
+
+    @brush_hardness.setter
+    def brush_hardness(self, value: int) -> None:
+        self.store.setValue("brush/hardness", int(value))
+
+    @property
+    def mask_color(self) -> str:
+        """The mask overlay's colour as #rrggbb."""
+        value = self._get("mask/color", MASK_COLOR)
+        return value if re.fullmatch(r"#[0-9a-fA-F]{6}", value) else MASK_COLOR
+
+    @mask_color.setter
+    def mask_color(self, value: str) -> None:
+        self.store.setValue("mask/color", value)
 
     def tool_values(self, tool: str) -> dict:
         """A tool panel's last option values (what a new session starts with)."""
