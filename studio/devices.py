@@ -24,11 +24,15 @@ def pick_device(name: str | None = None):
             return torch.device("mps")
         return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise StudioError("--device cuda was asked for, but PyTorch sees no CUDA GPU here; use --device cpu or auto")
+        raise StudioError("--device cuda was asked for, but PyTorch sees no CUDA GPU here; use --device cpu or auto",
+                          gui="The Device setting asks for a CUDA GPU, but PyTorch sees none here: choose Auto or CPU "
+                              "in Settings.")
     if name == "mps":
         mps = getattr(torch.backends, "mps", None)
         if mps is None or not mps.is_available():
-            raise StudioError("--device mps was asked for, but Apple MPS is not available here; use --device cpu or auto")
+            raise StudioError("--device mps was asked for, but Apple MPS is not available here; use --device cpu or auto",
+                              gui="The Device setting asks for Apple MPS, which is not available here: choose Auto or "
+                                  "CPU in Settings.")
     return torch.device(name)
 
 

@@ -7,7 +7,14 @@ bug and keeps its traceback.
 
 
 class StudioError(Exception):
-    """A problem with the user's input or environment, explained in one sentence."""
+    """A problem with the user's input or environment, explained in one sentence.
+
+    gui: the same advice in the window's words, for messages that name CLI flags (the window
+    shows it in place of the message; the CLI keeps the message)."""
+
+    def __init__(self, message: str = "", *, gui: str | None = None):
+        super().__init__(message)
+        self.gui = gui
 
 
 class ImageError(StudioError):

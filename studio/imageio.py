@@ -198,7 +198,7 @@ def _refuse_size(path: Path, size: tuple[int, int] | None, limit: int) -> NoRetu
 
 
 def format_pixels(n: int) -> str:
-    """A pixel count for people: "4,096 pixels", "1.5 megapixels", "3600 megapixels"."""
+    """A pixel count for people: "4,096 pixels", "1.5 megapixels", "3,600 megapixels"."""
     if n < 1_000_000:
         return f"{n:,} pixel{'s' if n != 1 else ''}"
     mp = n / 1e6
@@ -226,7 +226,7 @@ def _decode(path: Path, im: Image.Image) -> Picture:
     icc = im.info.get("icc_profile") or None
     deep_colour = _is_16bit_colour(im)  # before getexif(), which may load and clear im.tile
     exif = im.getexif()
-    frames = getattr(im, "n_frames", 1)  # before decoding: counting may seek, which decoding must follow
+    frames = getattr(im, "n_frames", 1)  # counting seeks through the frames: seek(0) below goes back
     if deep_colour:
         orientation = exif.get(_ORIENTATION, 1)
         if fmt == "TIFF" and _opencv_orients_tiff():

@@ -22,11 +22,22 @@ def card_dir(tmp_path, monkeypatch):
     return folder
 
 
-def test_models_dialog_lists_each_card_pretty_printed(qtbot, card_dir):
+def test_models_dialog_describes_each_card_in_words_raw_card_behind_details(qtbot, card_dir):
+    card = {"architecture": "srresnet", "sha256": "0", "title": "Photo SRGAN 4x", "task": "4x super-resolution",
+            "training_data": "BSDS500 photos", "license": "research use only", "size_bytes": 6_100_000,
+            "metrics": {"center32_psnr_hole_db": 27.1}, "validation": {"ssim": 0.8123, "set": "held out"}}
+    (card_dir / "srgan.json").write_text(json.dumps(card))
     d = ModelsDialog()
     qtbot.addWidget(d)
-    assert d.list.count() == 2 and d.list.item(0).text().startswith("srgan")
-    assert '"psnr": 27.1' in d.card.toPlainText() and "\n  " in d.card.toPlainText()
+    assert d.list.count() == 2 and d.list.item(0).text() == "srgan  —  4x super-resolution"
+    text = d.card.toPlainText()
+    for seen in ("Photo SRGAN 4x", "4x super-resolution", "6.1 MB", "BSDS500 photos", "research use only",
+                 "Center32 PSNR hole (dB)", "27.1", "SSIM", "0.8123"):
+        assert seen in text, seen
+    assert "{" not in text and "center32_psnr" not in text  # no raw JSON in the description
+    assert d.raw.isHidden() and '"center32_psnr_hole_db": 27.1' in d.raw.toPlainText()
+    d.details.click()
+    assert not d.raw.isHidden()
     d.list.setCurrentRow(1)
     assert "pickle" in d.card.toPlainText()
 

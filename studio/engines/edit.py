@@ -219,14 +219,17 @@ class FaceEditor:
             return faces.square_box(options.box), 0.0
         dets = faces.detect_faces(rgb)
         if not dets:
-            raise StudioError("no face found; give the face's square with --box x,y,w,h")
+            raise StudioError("no face found; give the face's square with --box x,y,w,h",
+                              gui=f"No face found: {faces.GUI_BOX}.")
         if options.face is None:
             det = dets[0]  # the largest
         else:
             order = sorted(dets, key=lambda b: b[0] + b[2] / 2)  # left to right, as a person counts
             if not options.face <= len(order):
                 raise StudioError(f"--face {options.face}: found {len(order)} face(s); "
-                                  f"give 1..{len(order)} (counted from the left)")
+                                  f"give 1..{len(order)} (counted from the left)",
+                                  gui=f"Face {options.face} was asked for, but {len(order)} face(s) were found: "
+                                      f"choose 1..{len(order)} (counted from the left), or {faces.GUI_BOX}.")
             det = order[options.face - 1]
         angle = faces.eye_angle(rgb, det) if self.level else 0.0
         return faces.crop_box_for_detection(det), angle

@@ -43,6 +43,9 @@ NO_FACE = (
     "no face found that holds the mask; give the face's square with --box x,y,w,h, "
     "or use --engine photo"
 )
+# The window's words for the same advice (StudioError.gui): its controls, not the CLI's flags.
+GUI_BOX = "draw a face box (F) around the face"
+GUI_NO_FACE = f"No face found that holds the mask: {GUI_BOX}, or choose the photo engine."
 
 
 def bundled_cascade(name: str) -> "cv2.CascadeClassifier | None":
@@ -61,13 +64,15 @@ def _cascade() -> "cv2.CascadeClassifier":
     if not hasattr(cv2, "CascadeClassifier"):
         raise StudioError(
             f"face detection needs OpenCV's Haar cascades, which OpenCV {cv2.__version__} no longer "
-            "has (install opencv-python-headless<5), or give the face's square with --box x,y,w,h"
-        )
+            "has (install opencv-python-headless<5), or give the face's square with --box x,y,w,h",
+            gui=f"Face detection needs OpenCV's Haar cascades, which OpenCV {cv2.__version__} no longer has "
+                f"(install opencv-python-headless<5), or {GUI_BOX}.")
     name = "haarcascade_frontalface_default.xml"
     cascade = bundled_cascade(name)
     if cascade is None:
         raise StudioError(f"OpenCV's face detector ({name}) is missing from this installation; "
-                          "give the face's square with --box x,y,w,h")
+                          "give the face's square with --box x,y,w,h",
+                          gui=f"OpenCV's face detector ({name}) is missing from this installation: {GUI_BOX}.")
     return cascade
 
 
@@ -186,14 +191,13 @@ def choose_face(rgb: np.ndarray, mask: np.ndarray) -> Box:
         if share > best_share:
             best, best_share = box, share
     if best is None:
-        raise StudioError(NO_FACE)
+        raise StudioError(NO_FACE, gui=GUI_NO_FACE)
     if best_share < 1.0:
         x, y, s, _ = best
+        outside = f"{100 * (1 - best_share):.0f}% of the mask lies outside the face's square ({x},{y},{s},{s})"
         raise StudioError(
-            f"{100 * (1 - best_share):.0f}% of the mask lies outside the face's square "
-            f"({x},{y},{s},{s}); mask only the face, give a larger square with --box x,y,w,h, "
-            "or use --engine photo"
-        )
+            f"{outside}; mask only the face, give a larger square with --box x,y,w,h, or use --engine photo",
+            gui=f"{outside}: mask only the face, draw a larger face box (F), or choose the photo engine.")
     return best
 
 

@@ -152,7 +152,7 @@ class LatentSearch:
             with torch.no_grad():
                 z.clamp_(-opts.z_limit, opts.z_limit)
             preview = _to_image(fake.detach()[i]) if opts.preview_every and step % opts.preview_every == 0 else None
-            job.progress(step / opts.steps, f"search step {step}, loss {loss_now:.3f}", preview)
+            job.progress(step / opts.steps, SEARCHING, preview)
             if opts.patience and stale >= opts.patience:
                 break
         with torch.no_grad():
@@ -160,6 +160,9 @@ class LatentSearch:
         job.progress(1.0, f"search done in {step} steps")
         return SearchResult(_to_image(out[0]), best_z[0].cpu().numpy(), float(best_loss), step,
                             time.perf_counter() - t0, history)
+
+
+SEARCHING = "searching for the face that fits the photo"  # what a person reads while the search runs
 
 
 def _to_image(t: torch.Tensor) -> np.ndarray:

@@ -82,6 +82,11 @@ def _app_icon():
 
 def run_app(file: Path | None = None, argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
+    from studio.ui import gui_libraries
+
+    missing = gui_libraries.problem()
+    if missing:  # before Qt, which would abort the process over them
+        raise StudioError(missing)
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 

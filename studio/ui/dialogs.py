@@ -22,7 +22,7 @@ def show_error(parent: QWidget | None, title: str, text: str, details: str | Non
 def show_exception(parent: QWidget | None, what: str, error: BaseException, details: str = "") -> None:
     """A StudioError is the user's to fix: its message alone. Anything else is our bug."""
     if isinstance(error, StudioError):
-        show_error(parent, what, str(error))
+        show_error(parent, what, error.gui or str(error))
     elif isinstance(error, MemoryError):
         show_error(parent, what, "Not enough memory for this. Try a smaller image or tile size.", details)
     else:

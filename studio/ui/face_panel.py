@@ -214,7 +214,7 @@ class FacePanel(QWidget):
         return "delta" if self.subtle.isChecked() else "local"
 
     def _previewed(self, rgb) -> None:
-        self.host.show_preview(rgb, "Attribute preview (64×64)")
+        self.host.show_preview(rgb, "Attribute preview (64×64)", self.tool.name)
 
     def _preview_failed(self, error, details) -> None:
         self.host.show_job_error("Preview failed", error, details)

@@ -8,6 +8,7 @@ pasting wait), the mask can still be painted.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -29,7 +30,7 @@ from studio.ui.preview import PreviewWidget
 from studio.ui.settings import Settings, SettingsDialog
 from studio.ui.shortcuts_dialog import show_shortcuts
 from studio.ui.tool_panel import Panel
-from studio.ui.worker import JobRunner
+from studio.ui.worker import JobRunner, time_left
 
 RESULT_MESSAGE_MS = 30_000  # how long "Filled with the face engine" stays in the status bar
 
@@ -68,7 +69,9 @@ class MainWindow(QMainWindow):
 
         self.runner.started.connect(self._job_started)
         self.runner.progress.connect(self._job_progress)
-        self.runner.preview.connect(lambda rgb: self.show_preview(rgb, "Engine preview"))
+        # The running user job: whose engine previews the preview holds, and when it started (time left).
+        self._job_id, self._job_tool, self._job_t0, self._job_f0 = None, None, None, 0.0
+        self.runner.preview.connect(lambda rgb: self.show_preview(rgb, "Engine preview", self._job_tool, self._job_id))
         self.runner.ended.connect(self._job_ended)
 
         kwargs = {} if autosave_ms is None else {"interval_ms": autosave_ms}
@@ -132,6 +135,9 @@ class MainWindow(QMainWindow):
         self.act_show_mask = a("Show &mask", self.canvas.set_mask_visible, "H", checkable=True)
         self.act_show_mask.setChecked(True)
         self.act_cancel = a("&Cancel job", self.cancel_job, "Esc")
+        self.act_batch = a("&Batch…", self.open_batch, "Ctrl+B",
+                           tip="Run a tool over a folder with its panel's settings")
+        self.batch_dialog = None  # made on first use; keeps its folders for the session
         self.tool_actions = {name: a(p.tool.action, lambda _=False, n=name: self.run_tool(n), p.tool.shortcut or None)
                              for name, p in self.panels.items()}
         self.act_models = a("&Models and about…", self.open_models)
@@ -184,7 +190,7 @@ class MainWindow(QMainWindow):
                     masks.act_load_mask, masks.act_save_mask):
             m.addSeparator() if act is None else m.addAction(act)
         m = self.menuBar().addMenu("&Tools")
-        for act in (*self.tool_actions.values(), None, self.act_cancel):
+        for act in (*self.tool_actions.values(), None, self.act_batch, None, self.act_cancel):
             m.addSeparator() if act is None else m.addAction(act)
         m = self.menuBar().addMenu("&Help")
         m.addAction(self.act_shortcuts)
@@ -214,8 +220,9 @@ class MainWindow(QMainWindow):
     def status(self, text: str, ms: int = 8000) -> None:
         self.statusBar().showMessage(text, ms)
 
-    def show_preview(self, rgb, caption: str) -> None:
-        self.preview.show_array(rgb, caption)
+    def show_preview(self, rgb, caption: str, tool: str | None = None, job: int | None = None) -> None:
+        """tool, job: what the preview belongs to (job None: the tool's panel made it)."""
+        self.preview.show_array(rgb, caption, tool=tool, job=job)
 
     def clear_preview(self) -> None:
         self.preview.clear()
@@ -306,6 +313,9 @@ class MainWindow(QMainWindow):
 
     def apply_step(self, step, message: str, tool: str = "") -> None:
         """Apply a finished result (one history step; None = nothing changed)."""
+        shown = self.preview
+        if shown.tool is not None and (shown.tool != tool or shown.job not in (None, self._job_id)):
+            shown.clear()  # another tool's (or an earlier job's) preview would describe a result not shown
         if step is None or self.document is None:
             self.status(message, RESULT_MESSAGE_MS)
             return
@@ -379,6 +389,12 @@ class MainWindow(QMainWindow):
             self.toggle_compare(False)
 
     def _job_started(self, name: str) -> None:
+        task = self.runner.current
+        self._job_id = task.id if task is not None else None
+        self._job_tool = next((t.name for t in catalogue.TOOLS if t.job == name), name)
+        self._job_t0, self._job_f0 = None, 0.0  # set by the first progress report
+        if self.preview.tool is not None and self.preview.tool != self._job_tool:
+            self.preview.clear()  # another tool's preview has nothing to do with this job
         self.job_label.setText(f"{name}…")
         self.job_bar.setValue(0)
         for w in (self.job_label, self.job_bar, self.cancel_button):
@@ -387,7 +403,11 @@ class MainWindow(QMainWindow):
     def _job_progress(self, fraction: float, message: str) -> None:
         self.job_bar.setValue(int(fraction * 1000))
         name = self.runner.current.name if self.runner.current else ""
-        self.job_label.setText(f"{name}: {message}" if message else f"{name}…")
+        text = f"{name}: {message}" if message else f"{name}…"
+        if self._job_t0 is None or fraction <= self._job_f0:  # the clock starts when the share starts moving
+            self._job_t0, self._job_f0 = time.monotonic(), fraction
+        left = time_left(fraction, time.monotonic() - self._job_t0, self._job_f0)
+        self.job_label.setText(f"{text} — {left}" if left else text)
 
     def _job_ended(self, name: str, outcome: str) -> None:
         for w in (self.job_label, self.job_bar, self.cancel_button):
@@ -404,7 +424,7 @@ class MainWindow(QMainWindow):
         def failed(error, details):
             self.device_text = f"{device} (unavailable)"
             self._show_device()
-            self.status(str(error) if isinstance(error, StudioError) else f"Device check failed: {error}")
+            self.status(error.gui or str(error) if isinstance(error, StudioError) else f"Device check failed: {error}")
 
         def describe(job):
             from studio.devices import describe, pick_device  # imports torch: on the worker
@@ -453,6 +473,17 @@ class MainWindow(QMainWindow):
         for panel in self.panels.values():
             panel.refresh()
         self.warm_up()
+
+    def open_batch(self) -> None:
+        from studio.ui.batch_dialog import BatchDialog
+
+        if self.batch_dialog is None:
+            self.batch_dialog = BatchDialog(self)
+        if not self.batch_dialog.running:
+            self.batch_dialog.choose_tool(self.tabs.currentWidget().tool.name)
+        self.batch_dialog.show()
+        self.batch_dialog.raise_()
+        self.batch_dialog.activateWindow()
 
     def open_models(self) -> None:
         from studio.ui.models_dialog import ModelsDialog

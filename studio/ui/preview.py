@@ -29,8 +29,11 @@ class PreviewWidget(QWidget):
         self.clear()
         self.shown: np.ndarray | None = None
 
-    def show_array(self, rgb: np.ndarray, caption: str | None = None) -> None:
-        self.shown = rgb
+    def show_array(self, rgb: np.ndarray, caption: str | None = None, *, tool: str | None = None,
+                   job: int | None = None) -> None:
+        """tool: the tool the preview belongs to; job: the job that made it (None: the tool's panel),
+        so the window can clear a preview that no longer matches what is on the canvas."""
+        self.shown, self.tool, self.job = rgb, tool, job
         pix = QPixmap.fromImage(array_to_qimage(np.asarray(rgb, np.float32)))
         # Nearest-neighbour keeps the 64x64 result honest instead of blurring it.
         self.image.setPixmap(pix.scaled(SIDE, SIDE, Qt.AspectRatioMode.KeepAspectRatio,
@@ -39,7 +42,7 @@ class PreviewWidget(QWidget):
             self.caption.setText(caption)
 
     def clear(self, caption: str = "Live preview") -> None:
-        self.shown = None
+        self.shown, self.tool, self.job = None, None, None
         self.image.clear()
         self.image.setText("no preview")
         self.caption.setText(caption)

@@ -26,6 +26,26 @@ from studio.errors import Cancelled
 from studio.jobs import CancelToken, Job, Progress
 
 PROGRESS_INTERVAL = 0.05  # s between progress signals from one job (previews included)
+# The time left is shown once the estimate is steady: earlier ones swing with start-up costs
+# (loading a model, the first step's warm-up).
+ETA_MIN_SECONDS, ETA_MIN_FRACTION = 2.0, 0.05
+
+
+def time_left(fraction: float, elapsed: float, since: float = 0.0) -> str:
+    """'about 12 s left' from the share done and the seconds spent doing it; '' while too early to say.
+    since: the share done when the clock started (the first progress report: loading a model before
+    it would make the rate look slower than it is)."""
+    done = fraction - since
+    if elapsed < ETA_MIN_SECONDS or done < ETA_MIN_FRACTION or fraction >= 1.0:
+        return ""
+    left = elapsed * (1.0 - fraction) / done
+    if left < 20:
+        return f"about {max(1, round(left))} s left"
+    if left < 90:
+        return f"about {5 * round(left / 5)} s left"  # steps of 5 s: the figure does not flicker
+    if left < 3600:
+        return f"about {round(left / 60)} min left"
+    return f"about {left / 3600:.1f} h left"
 
 
 @dataclass
