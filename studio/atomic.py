@@ -1,7 +1,7 @@
 """Atomic writes' temporary files: their name, writing through one, and removing those a killed
 process left behind.
 
-A save writes `.NAME.<12 hex>.tmp` beside the target and renames it into place (imageio's
+A save writes `.studio.<12 hex>.tmp` beside the target and renames it into place (imageio's
 saves and project files both name them so). A process killed mid-write (SIGKILL, power cut)
 leaves that hidden file behind; the next save into the folder removes such files once they
 have not been written to for STALE_SECONDS: a live writer touches its file continuously and
@@ -23,7 +23,8 @@ _TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")
 
 
 def temp_path(path: Path) -> Path:
-    return path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    """A short name, not ".NAME.<hex>.tmp": a legal 255-byte NAME would make that one illegal."""
+    return path.parent / f".studio.{secrets.token_hex(6)}.tmp"
 
 
 def remove_stale_temps(folder: Path, now: float | None = None) -> list[Path]:

@@ -28,7 +28,6 @@ import errno
 import functools
 import io
 import os
-import secrets
 import shutil
 import stat
 import struct
@@ -42,7 +41,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from studio.atomic import remove_stale_temps
+from studio.atomic import remove_stale_temps, temp_path
 from studio.errors import ImageError
 
 MAX_PIXELS = 200_000_000  # project limit; STUDIO_MAX_PIXELS overrides it
@@ -475,9 +474,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     if not folder.is_dir():
         raise ImageError(f"cannot save {path}: the folder {folder} does not exist")
     remove_stale_temps(folder)  # ones a killed save left (studio/atomic.py matches this naming)
-    # A short name, not ".NAME.<hex>.tmp": a legal 255-byte NAME would make the temp name illegal.
-    # (Still the `.X.<12 hex>.tmp` shape studio/atomic.py cleans up after a killed save.)
-    tmp = folder / f".studio.{secrets.token_hex(6)}.tmp"
+    tmp = temp_path(path)
     created = False
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)

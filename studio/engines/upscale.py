@@ -109,12 +109,12 @@ class Upscaler:
         rgb = np.asarray(rgb, np.float32)
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise StudioError("upscaling needs an RGB image")
-        from studio.imageio import max_pixels
+        from studio.imageio import format_pixels, max_pixels
 
         h, w = rgb.shape[:2]
         if h * w * self.scale**2 > max_pixels():  # the engine knows its scale (a community model's may be 2 or 8)
-            raise StudioError(f"a {self.scale}x upscale of {w}×{h} would be {h * w * self.scale**2 / 1e6:.0f} MP, over "
-                              f"the {max_pixels() / 1e6:g} MP limit; crop or shrink the image first")
+            raise StudioError(f"a {self.scale}x upscale of {w}×{h} would be {format_pixels(h * w * self.scale**2)}, "
+                              f"over the limit of {format_pixels(max_pixels())}; crop or shrink the image first")
         tile = self.fitted_tiles.get(options.tile) or options.tile or auto_tile(self.device)
         general_job = job.span(0.0, 0.9) if options.faces else job
         self._job = job

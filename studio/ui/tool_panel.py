@@ -125,7 +125,7 @@ class ToolPanel(QWidget):
 
     def _refuse(self) -> str | None:
         """Why the tool cannot run on the document now, or None."""
-        from studio.imageio import max_pixels
+        from studio.imageio import format_pixels, max_pixels
 
         doc, s = self.host.document, self.tool.scale
         if doc is None:
@@ -136,8 +136,8 @@ class ToolPanel(QWidget):
             return f"No {self.tool.title.lower()} model is installed"
         w, h = doc.size
         if s * s * w * h > max_pixels():
-            return (f"The result of {w}×{h} would be {s * s * w * h / 1e6:.0f} MP, over the {max_pixels() / 1e6:g} MP "
-                    "limit; crop or shrink the image first")
+            return (f"The result of {w}×{h} would be {format_pixels(s * s * w * h)}, over the limit of "
+                    f"{format_pixels(max_pixels())}; crop or shrink the image first")
         return None
 
     def run(self) -> bool:
