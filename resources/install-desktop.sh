@@ -6,8 +6,9 @@
 #
 # PATH defaults to the bundle (dist/gan-studio/gan-studio) when it was built, else `studio` on PATH.
 # The entry goes to $XDG_DATA_HOME/applications (default ~/.local/share), the icons to
-# $XDG_DATA_HOME/icons/hicolor. GAN Studio then appears in the menu and in "Open With" for PNG,
-# JPEG, WebP and TIFF; --default also makes it the default application for those types.
+# $XDG_DATA_HOME/icons/hicolor, the .ganstudio project type to $XDG_DATA_HOME/mime. GAN Studio then
+# appears in the menu and in "Open With" for PNG, JPEG, WebP and TIFF, and opens project files;
+# --default also makes it the default application for those types.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -16,7 +17,8 @@ DATA="${XDG_DATA_HOME:-$HOME/.local/share}"
 APPS="$DATA/applications"
 ICONS="$DATA/icons/hicolor"
 ENTRY="gan-studio.desktop"
-MIME_TYPES=(image/png image/jpeg image/webp image/tiff)
+MIME_XML="gan-studio-mime.xml"  # declares application/x-gan-studio-project (*.ganstudio)
+MIME_TYPES=(image/png image/jpeg image/webp image/tiff application/x-gan-studio-project)
 SIZES=(16 32 48 64 128 256)
 
 say() { echo "install-desktop: $*"; }
@@ -28,8 +30,25 @@ refresh_caches() {  # each tool is optional: desktops that lack them rescan on t
     if have gtk-update-icon-cache; then gtk-update-icon-cache -q -f -t "$ICONS" 2>/dev/null || true; fi
 }
 
+# The project type: xdg-mime when there is one, else the file itself (the spec's place for it),
+# and the MIME database rebuilt when update-mime-database exists (else the desktop does it).
+install_mime() {
+    if have xdg-mime && xdg-mime install --mode user "$HERE/$MIME_XML" 2>/dev/null; then return; fi
+    install -D -m 644 "$HERE/$MIME_XML" "$DATA/mime/packages/$MIME_XML"
+    if have update-mime-database; then update-mime-database "$DATA/mime" 2>/dev/null || true; fi
+}
+
+uninstall_mime() {
+    if have xdg-mime; then xdg-mime uninstall --mode user "$HERE/$MIME_XML" 2>/dev/null || true; fi
+    rm -f "$DATA/mime/packages/$MIME_XML"
+    if [[ -d "$DATA/mime" ]] && have update-mime-database; then
+        update-mime-database "$DATA/mime" 2>/dev/null || true
+    fi
+}
+
 uninstall() {
     rm -f "$APPS/$ENTRY" "$ICONS/scalable/apps/gan-studio.svg"
+    uninstall_mime
     for n in "${SIZES[@]}"; do rm -f "$ICONS/${n}x${n}/apps/gan-studio.png"; done
     # Defaults set with --default: drop our entry from the user's mimeapps.list.
     local list="${XDG_CONFIG_HOME:-$HOME/.config}/mimeapps.list"
@@ -37,7 +56,7 @@ uninstall() {
         sed -i -e "s/gan-studio\.desktop;\{0,1\}//g" -e '/^[^=[]*=$/d' "$list"
     fi
     refresh_caches
-    say "removed $APPS/$ENTRY and the icons"
+    say "removed $APPS/$ENTRY, the icons and the project file type"
 }
 
 set_default=0
@@ -46,7 +65,7 @@ for arg in "$@"; do
     case "$arg" in
         --uninstall) uninstall; exit 0 ;;
         --default) set_default=1 ;;
-        -h|--help) sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option $arg (see --help)" ;;
         *) [[ -z "$exe" ]] || die "give one executable path"; exe="$arg" ;;
     esac
@@ -80,8 +99,9 @@ for n in "${SIZES[@]}"; do
     install -D -m 644 "$HERE/icons/hicolor/${n}x${n}/apps/gan-studio.png" "$ICONS/${n}x${n}/apps/gan-studio.png"
 done
 install -D -m 644 "$HERE/icons/gan-studio.svg" "$ICONS/scalable/apps/gan-studio.svg"
+install_mime
 refresh_caches
-say "installed $APPS/$ENTRY (runs $exe) and icons under $ICONS"
+say "installed $APPS/$ENTRY (runs $exe), icons under $ICONS and the .ganstudio file type"
 
 if [[ $set_default == 1 ]]; then
     if have xdg-mime; then

@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RESOURCES = ROOT / "resources"
 PACKAGING = ROOT / "packaging"
 ICON_SIZES = (16, 32, 48, 64, 128, 256)
-MIME_TYPES = {"image/png", "image/jpeg", "image/webp", "image/tiff"}
+PROJECT_TYPE = "application/x-gan-studio-project"
+MIME_TYPES = {"image/png", "image/jpeg", "image/webp", "image/tiff", PROJECT_TYPE}
+MIME_XML = "gan-studio-mime.xml"
 
 
 def _desktop_entry(path: Path) -> dict:
@@ -58,9 +60,18 @@ def test_icon_svg_is_square_svg():
     assert root.tag.endswith("svg") and root.get("viewBox") == "0 0 256 256"
 
 
-def _run_install(tmp_path, *args):
+def test_mime_xml_declares_the_project_type_by_its_extension():
+    ns = {"m": "http://www.freedesktop.org/standards/shared-mime-info"}
+    root = ET.parse(RESOURCES / MIME_XML).getroot()
+    (mime_type,) = root.findall("m:mime-type", ns)
+    assert mime_type.get("type") == PROJECT_TYPE
+    from studio.project import SUFFIX
+    assert [g.get("pattern") for g in mime_type.findall("m:glob", ns)] == [f"*{SUFFIX}"]
+
+
+def _run_install(tmp_path, *args, path: str | None = None):
     env = {**os.environ, "HOME": str(tmp_path / "home"), "XDG_DATA_HOME": str(tmp_path / "data"),
-           "XDG_CONFIG_HOME": str(tmp_path / "config")}
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), **({"PATH": path} if path else {})}
     return subprocess.run(["bash", str(RESOURCES / "install-desktop.sh"), *args], env=env,
                           capture_output=True, text=True, timeout=60)
 
@@ -82,11 +93,37 @@ def test_install_script_installs_and_uninstalls_for_the_user(tmp_path):
             (RESOURCES / "icons" / "hicolor" / f"{n}x{n}" / "apps" / "gan-studio.png").read_bytes()
     assert (icons / "scalable" / "apps" / "gan-studio.svg").is_file()
     assert not (tmp_path / "config" / "mimeapps.list").exists()  # defaults only with --default
+    mime = tmp_path / "data" / "mime"
+    assert (mime / "packages" / MIME_XML).read_bytes() == (RESOURCES / MIME_XML).read_bytes()
+    database = shutil.which("update-mime-database") is not None
+    if database:  # the database was rebuilt: file managers know *.ganstudio now
+        assert f"{PROJECT_TYPE}:*.ganstudio" in (mime / "globs2").read_text()
 
     out = _run_install(tmp_path, "--uninstall")
     assert out.returncode == 0, out.stderr
     assert not installed.exists()
     assert not list(icons.rglob("gan-studio.*"))
+    assert not (mime / "packages" / MIME_XML).exists()
+    if database:
+        assert "ganstudio" not in (mime / "globs2").read_text()
+
+
+def test_install_script_needs_none_of_the_optional_desktop_tools(tmp_path):
+    """No xdg-mime, update-mime-database or cache tools (a bare system): the files still go in."""
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    for tool in ("bash", "dirname", "mkdir", "mv", "install", "readlink", "rm", "sed", "grep"):
+        (bare / tool).symlink_to(shutil.which(tool))
+    exe = tmp_path / "gan-studio"
+    exe.write_text("#!/bin/sh\nexit 0\n")
+    exe.chmod(0o755)
+    out = _run_install(tmp_path, str(exe), path=str(bare))
+    assert out.returncode == 0, out.stderr
+    packaged = tmp_path / "data" / "mime" / "packages" / MIME_XML
+    assert packaged.is_file() and not (packaged.parent.parent / "mime.cache").exists()
+    out = _run_install(tmp_path, "--uninstall", path=str(bare))
+    assert out.returncode == 0, out.stderr
+    assert not packaged.exists()
 
 
 def test_install_script_relative_path_becomes_absolute_and_bad_path_is_refused(tmp_path):
@@ -142,3 +179,20 @@ def test_quit_after_load_hook_exits_0_after_loading_and_nonzero_on_a_bad_file(tm
     bad.write_bytes(b"not a png")
     out = _open_and_quit(tmp_path, bad)
     assert out.returncode == 1 and "bad.png" in out.stderr
+
+
+def test_the_launcher_command_opens_a_project_file(tmp_path):
+    """`studio work.ganstudio`, as the desktop entry runs it for a double-clicked project."""
+    from studio.editing.document import Document
+    from studio.imageio import load_image
+    from studio.project import save_project
+
+    good = tmp_path / "good.png"
+    Image.fromarray(np.full((24, 32, 3), 128, np.uint8)).save(good)
+    save_project(tmp_path / "work.ganstudio", Document(load_image(good)))
+    out = _open_and_quit(tmp_path, tmp_path / "work.ganstudio")
+    assert out.returncode == 0, out.stderr
+
+    (tmp_path / "bad.ganstudio").write_bytes(b"PK\x03\x04 truncated")
+    out = _open_and_quit(tmp_path, tmp_path / "bad.ganstudio")
+    assert out.returncode == 1 and "not a GAN Studio project" in out.stderr

@@ -5,10 +5,15 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
+from studio import catalogue
+from studio.errors import StudioError
+from studio.ui.face_panel import NOTHING_TO_APPLY
 from test_ui_support import FakeInpainter, fake_engines, opened, photo, window, write_photo  # noqa: F401
+from test_ui_tools import FakeEditor
 
 
 def folders(tmp_path, n=3, bad=None):
@@ -125,14 +130,96 @@ def test_cancel_stops_between_files_and_keeps_the_finished_ones(qtbot, window, t
     assert d.close_button.isVisible() and d.run_button.isEnabled()
 
 
-def test_only_tools_with_a_generic_panel_are_offered(window, tmp_path):  # noqa: F811
+def test_every_tool_is_offered_with_its_own_mask_need(window, tmp_path):  # noqa: F811
     window.tabs.setCurrentWidget(window.panel("edit"))
     window.open_batch()
     d = window.batch_dialog
-    assert "edit" not in [d.tool.itemData(i) for i in range(d.tool.count())]
+    assert {"inpaint", "upscale", "edit"} <= {d.tool.itemData(i) for i in range(d.tool.count())}
+    assert d.tool.currentData() == "edit"  # the face tab was current
+    assert not d.mask_row.isEnabled()
     d.choose_tool("upscale")
     assert not d.mask_row.isEnabled()  # upscaling reads no mask
     d.choose_tool("inpaint")
     assert d.mask_row.isEnabled()
     window.panel("inpaint").form.set_value("seed", 42)  # the summary follows the panel while open
     assert "seed 42" in d.settings_label.text()
+
+
+# ------------------------------------------------------------------ the Face tool
+class BatchEditor(FakeEditor):
+    """The face stand-in plus the one-shot `run` a batch calls (as FaceEditor.run: encode, then
+    render the photo's own values with the changes on top); photos narrower than 40 px hold no face."""
+
+    def __init__(self):
+        super().__init__()
+        self.runs = []
+
+    def check(self, options):
+        for name, _ in options.changes:
+            if name not in self.attributes:
+                raise StudioError(f"unknown attribute {name!r}")
+
+    def run(self, rgb, mask=None, options=None, job=None):
+        if rgb.shape[1] < 40:
+            raise StudioError("no face found; give the face's square with --box x,y,w,h",
+                              gui="No face found: draw a face box (F) around the face.")
+        self.runs.append(options)
+        session = self.encode(rgb, job, options)
+        return session.render({**session.values, **dict(options.changes)}, job, options.transfer)
+
+
+@pytest.fixture
+def batch_editor(monkeypatch):
+    editor = BatchEditor()
+    monkeypatch.setattr(catalogue, "unavailable", lambda tool, model=None: None)
+    fake_engines(monkeypatch, edit=editor)
+    return editor
+
+
+def found_face(qtbot, window):  # noqa: F811
+    panel = window.panel("edit")
+    panel.refresh()
+    assert panel.find_face()
+    qtbot.waitUntil(lambda: not window.runner.busy and panel.session is not None, timeout=10_000)
+    return panel
+
+
+def test_the_face_tool_applies_the_moved_sliders_to_every_photo(qtbot, opened, batch_editor, tmp_path):  # noqa: F811
+    panel = found_face(qtbot, opened)
+    src, masks, out = folders(tmp_path)
+    write_photo(src / "tiny.png", w=30, h=30)  # no face in it
+    d = batch_dialog(opened, src, masks, out, tool="edit")
+    panel.sliders["Smiling"].setValue(100)  # from -0.50 to +1.00; Eyeglasses stays where it was found
+    panel.subtle.setChecked(True)
+    assert d.tool.currentData() == "edit"
+    assert d.settings_label.text() == "Uses the Face panel's settings: Smiling +1.00; delta transfer."
+    before = opened.document.picture.rgb.copy()
+    batch_editor.sessions.clear()
+
+    assert d.run()
+    qtbot.waitUntil(lambda: not d.running, timeout=10_000)
+    assert [(o.changes, o.transfer, o.box) for o in batch_editor.runs] == [((("Smiling", 1.0),), "delta", None)] * 3
+    assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png", "p2.png"]
+    result = np.asarray(Image.open(out / "p1.png"))
+    assert abs(int(result[10, 10, 0]) - 191) <= 1  # the face box got Smiling=1: (1 + 2) / 4
+    assert batch_editor.sessions[0].transfers == ["delta"]
+    assert dict(d.report.failed) == {"tiny.png": "No face found: draw a face box (F) around the face."}
+    assert d.log.toPlainText().startswith("3 of 4 files done, 1 failed.")
+    assert opened.dialogs.errors == []  # a photo without a face is a line in the report
+    assert np.array_equal(opened.document.picture.rgb, before) and not opened.document.history.can_undo()
+
+
+def test_the_face_tool_refuses_to_start_with_nothing_to_apply(qtbot, opened, batch_editor, tmp_path):  # noqa: F811
+    src, masks, out = folders(tmp_path)
+    d = batch_dialog(opened, src, masks, out, tool="edit")
+    assert d.settings_label.text() == NOTHING_TO_APPLY + "."  # no face found yet
+    assert not d.run() and d.message.text() == NOTHING_TO_APPLY
+
+    panel = found_face(qtbot, opened)  # a face, but every slider where it was found
+    panel.sliders["Eyeglasses"].setValue(100)
+    assert "Eyeglasses +1.00; local transfer" in d.settings_label.text()  # follows the panel while open
+    panel.reset()
+    qtbot.waitUntil(lambda: not opened.runner.busy, timeout=10_000)
+    assert d.settings_label.text() == NOTHING_TO_APPLY + "."
+    assert not d.run() and d.message.text() == NOTHING_TO_APPLY
+    assert batch_editor.runs == [] and not out.exists()

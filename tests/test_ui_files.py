@@ -177,6 +177,60 @@ def test_autosave_then_recovery_after_a_crash(qtbot, tmp_path, photo, fake_inpai
     assert not w2.autosaver.folder.exists()  # a clean exit leaves nothing behind
 
 
+def _crash_after_autosave(qtbot, w) -> Path:
+    """Autosave w's document, then leave its folder behind as a crashed process would."""
+    with qtbot.waitSignal(w.autosaver.written, timeout=10_000):
+        assert w.autosaver.save_now()
+    folder = w.autosaver.folder
+    info = json.loads((folder / SESSION_JSON).read_text())
+    info["pid"] = 2 ** 22 + 12346  # a process that is gone
+    (folder / SESSION_JSON).write_text(json.dumps(info))
+    w.autosaver.discard = lambda: None
+    w.ask_before_closing = False
+    w.close()
+    return folder
+
+
+@pytest.mark.parametrize("project_still_there", [True, False])
+def test_a_recovered_project_document_saves_into_its_project(qtbot, tmp_path, photo, fake_inpainter,  # noqa: F811
+                                                             monkeypatch, project_still_there):
+    from test_ui_support import Dialogs
+
+    answers = Dialogs(monkeypatch)
+    w = make_window(qtbot, tmp_path)
+    w.files.open_path(photo)
+    edit(qtbot, w)
+    project = tmp_path / "work.ganstudio"
+    w.files.ask_save_path = lambda title, suggested, filter: project
+    assert w.files.save_project()
+    edit(qtbot, w)  # unsaved work after the project was saved: what the crash would lose
+    image = w.document.picture.rgb.copy()
+    _crash_after_autosave(qtbot, w)
+    if not project_still_there:
+        project.unlink()
+
+    w2 = make_window(qtbot, tmp_path / "second")
+    w2.autosaver.root = w.autosaver.root
+    answers.answers = [True]
+    assert w2.files.offer_recovery()
+    doc = w2.document
+    assert doc.dirty and doc.source is None  # recovered work is unsaved until saved
+    if project_still_there:
+        assert doc.project_path == project and w2.windowTitle().startswith("work.ganstudio")
+        w2.files.ask_save_path = lambda *a: pytest.fail("Save of a recovered project asks nothing")
+        assert w2.files.save() and not doc.dirty  # Ctrl+S writes the project again
+        again = load_project(project)
+        assert np.array_equal(again.picture.rgb, image)
+        assert [s.label for s in again.history.steps] == [s.label for s in doc.history.steps]
+    else:  # as for any recovered image: a new document that Save asks a name for
+        assert doc.project_path is None and doc.name == "work (recovered)"
+        asked = []
+        w2.files.ask_save_path = lambda title, suggested, filter: asked.append(suggested)
+        assert not w2.files.save() and asked
+    w2.ask_before_closing = False
+    w2.close()
+
+
 def test_clean_exit_removes_the_autosave(qtbot, opened, fake_inpainter):  # noqa: F811
     w = opened
     edit(qtbot, w)

@@ -169,6 +169,7 @@ class Autosaver(QObject):
         info = dict(version=1, pid=os.getpid(), time=time.time(), name=doc.name,
                     source=str(doc.source) if doc.source else None,
                     save_path=str(doc.save_path) if doc.save_path else None,
+                    project_path=str(doc.project_path) if doc.project_path else None,
                     size=list(doc.size), bit_depth=doc.bit_depth, was_gray=bool(pic.was_gray), format=pic.format,
                     **job["history"])
         _write_bytes_atomic(self.folder / SESSION_JSON, (json.dumps(info, indent=1) + "\n").encode())
@@ -204,8 +205,8 @@ class Autosaver(QObject):
 
 
 def read_session(folder: Path) -> tuple[Document, dict, str | None]:
-    """(document, info, note) of a saved session: image, mask and, when its files are whole, the
-    undo history; note says why the history was left out. Raises StudioError, OSError or
+    """(document, info, note) of a saved session: image, mask, its project file (if it still
+    exists) and, when its files are whole, the undo history; note says why the history was left out. Raises StudioError, OSError or
     ValueError for a session that cannot be read at all."""
     from studio.imageio import load_image
 
@@ -219,6 +220,9 @@ def read_session(folder: Path) -> tuple[Document, dict, str | None]:
     pic = dataclasses.replace(pic, icc=icc, exif=exif, was_gray=bool(info.get("was_gray")),
                               format=fmt if isinstance(fmt, str) else None, source=None)
     doc = Document(pic)
+    project = info.get("project_path")
+    if isinstance(project, str) and project and Path(project).is_file():
+        doc.project_path = Path(project)  # so Save writes the project again; gone, it is a new document
     try:
         with np.load(folder / MASK, allow_pickle=False) as data:
             mask = data["mask"]

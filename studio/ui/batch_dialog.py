@@ -1,7 +1,7 @@
 """Tools > Batch: run a tool over a folder with its panel's settings, as `studio TOOL DIR -o OUT` does.
 
-Only tools with the generic panel are offered: their settings are the panel's options. (The
-face panel's sliders edit one face of one image; a batch of edits is the CLI's `--set`.)
+Every tool panel with `options()` is offered: the generic panels' options, and the Face panel's
+moved sliders as absolute values (as `studio edit --set` gives them), each file finding its own face.
 The batch is one background job of the window: progress per file, a bad file recorded and
 skipped, Cancel (Esc) stopping before the next file. Finished files stay; saves are atomic, so
 no file is half-written. The open document is not touched.
@@ -66,6 +66,12 @@ def summary(options, applies=lambda name: True) -> str:
     return ", ".join(parts) or "defaults"
 
 
+def face_summary(options: catalogue.EditOptions) -> str:
+    """The face edit in words: "Smiling +1.00, Eyeglasses -1.00; local transfer"."""
+    changes = ", ".join(f"{name.replace('_', ' ')} {value:+.2f}" for name, value in options.changes)
+    return f"{changes}; {options.transfer} transfer"
+
+
 def run_batch(tool, engine_for, options, items: list[batch.Item], problems: list[str], output: Path,
               job: Job, report: Report) -> Report:
     """On the worker: every item through the engine; a StudioError fails that file only.
@@ -76,6 +82,8 @@ def run_batch(tool, engine_for, options, items: list[batch.Item], problems: list
     n = len(items)
     job.progress(0.0, "loading the engine")
     engine = engine_for()
+    if hasattr(engine, "check"):  # options only the loaded model can judge (attribute names)
+        engine.check(options)
     batch.prepare_folder(output)
     for i, item in enumerate(items):
         head = f"{i + 1} of {n}: {item.inputs[0].name}"
@@ -121,11 +129,10 @@ class BatchDialog(QDialog):
         layout = QVBoxLayout(self)
         form = QFormLayout()
         self.tool = QComboBox()
-        # Generic panels only: theirs are the options a batch can reuse (see the module's note).
         for name, panel in window.panels.items():
             if hasattr(panel, "options"):
                 self.tool.addItem(panel.tool.title, name)
-                panel.form.changed.connect(self._panel_changed)
+                (panel.form.changed if hasattr(panel, "form") else panel.changed).connect(self._panel_changed)
         self.tool.currentIndexChanged.connect(self.refresh)
         form.addRow("Tool:", self.tool)
         self.input, self.masks, self.output = QLineEdit(), QLineEdit(), QLineEdit()
@@ -176,8 +183,8 @@ class BatchDialog(QDialog):
         return self.window_.panel(self.tool.currentData())
 
     def _model(self) -> str | None:
-        panel = self.panel
-        return (panel.model.currentText() or None) if panel.tool.architectures else None
+        panel = self.panel  # the face panel has no model choice: None, the engine's own
+        return (panel.model.currentText() or None) if hasattr(panel, "model") and panel.tool.architectures else None
 
     def _options(self):
         options = self.panel.options()
@@ -191,9 +198,13 @@ class BatchDialog(QDialog):
         self.masks.setPlaceholderText("masks paired by file name (a.jpg finds a.png)" if panel.tool.mask
                                       else f"{panel.tool.title} reads no mask")
         try:
-            text = summary(self._options(), panel.form.applies)
-        except StudioError as e:
+            options = self._options()
+            text = (face_summary(options) if isinstance(options, catalogue.EditOptions)
+                    else summary(options, panel.form.applies))
+        except StudioError as e:  # nothing to run with yet: say what to do, not "Uses …"
             text = _said(e)
+            self.settings_label.setText(text[:1].upper() + text[1:] + ".")
+            return
         model = self._model()
         self.settings_label.setText(f"Uses the {panel.tool.title} panel's settings: {text}"
                                     + (f"; model {model}" if model else "") + ".")

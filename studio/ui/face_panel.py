@@ -11,7 +11,7 @@ values), not stacked on the last. Reset puts back the face region as it was when
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSlider,
                                QVBoxLayout, QWidget)
 
@@ -19,10 +19,12 @@ from studio import catalogue
 from studio.catalogue import EditOptions, Tool
 from studio.editing import history as hist
 from studio.editing.history import Patch, Step
+from studio.errors import StudioError
 from studio.ui.tool_panel import Host
 
 SLIDER_SCALE = 100  # slider units per attribute unit
 RANGE = 2.0
+NOTHING_TO_APPLY = "Find a face and move the sliders you want applied to every photo"
 
 
 def _clip_rect(box, size) -> tuple[int, int, int, int] | None:
@@ -32,6 +34,8 @@ def _clip_rect(box, size) -> tuple[int, int, int, int] | None:
 
 
 class FacePanel(QWidget):
+    changed = Signal()  # the settings a batch would use (sliders, Subtle, the session) changed
+
     def __init__(self, tool: Tool, host: Host, parent=None):
         super().__init__(parent)
         self.tool, self.host = tool, host
@@ -113,6 +117,7 @@ class FacePanel(QWidget):
         self.reset_button.setEnabled(False)
         self.scroll.setVisible(False)
         self.subtle.setVisible(False)
+        self.changed.emit()
         if not self.unavailable:
             self.message.setText(why or "Find the face to edit its attributes. Draw a face box (F) "
                                  "if the face is not found.")
@@ -203,11 +208,21 @@ class FacePanel(QWidget):
 
     # ------------------------------------------------------------ preview and render (latest wins)
     def request_preview(self) -> None:
+        self.changed.emit()  # every slider or Subtle change comes through here
         if self.session is None:
             return
         session, values, transfer = self.session, self.values(), self.transfer()
         self.host.runner.start("preview", lambda job: session.preview(values, transfer), self._previewed,
                                on_error=self._preview_failed, background=True, latest="preview")
+
+    def options(self) -> EditOptions:
+        """The edit as a batch applies it to other photos: each moved slider as an absolute value
+        (like `studio edit --set`), unmoved ones left to each photo; box None (each finds its face)."""
+        values = self.values() if self.session is not None else {}
+        changes = tuple((n, v) for n, v in values.items() if v != self.start_values[n])
+        if not changes:
+            raise StudioError(NOTHING_TO_APPLY)
+        return EditOptions(changes=changes, transfer=self.transfer())
 
     def transfer(self) -> str:
         """How the edit reaches the photo (the engine's transfer names)."""

@@ -362,6 +362,7 @@ class FileActions(QObject):
         w.set_document(doc)
         for f in folders:
             remove_session(f)
-        w.status(f"Recovered {name}; save it with Save As or Save project"
+        where = f"Save writes it to {doc.project_path}" if doc.project_path else "save it with Save As or Save project"
+        w.status(f"Recovered {name}; {where}"
                  + (f" ({note}: only the image and mask came back)" if note else ""))
         return True
