@@ -11,15 +11,8 @@ from studio.nets.tiny import TinyNet
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch):
-    """An empty user folder and an empty bundled folder, searched in that order."""
-    user, bundled = tmp_path / "user", tmp_path / "bundled"
-    user.mkdir()
-    bundled.mkdir()
-    monkeypatch.delenv("STUDIO_NO_USER_MODELS", raising=False)
-    monkeypatch.setenv("STUDIO_MODELS_DIR", str(user))
-    monkeypatch.setenv("STUDIO_BUNDLED_CHECKPOINTS", str(bundled))
-    return user, bundled
+def store(model_folders):
+    return model_folders
 
 
 def _save(folder, name="tiny-test", width=8, seed=0):

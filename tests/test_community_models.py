@@ -34,15 +34,9 @@ class Trap:
 
 
 @pytest.fixture
-def models(tmp_path, monkeypatch):
+def models(model_folders):
     """An empty user models folder, searched before an empty bundled one."""
-    user, bundled = tmp_path / "models", tmp_path / "bundled"
-    user.mkdir()
-    bundled.mkdir()
-    monkeypatch.delenv("STUDIO_NO_USER_MODELS", raising=False)
-    monkeypatch.setenv("STUDIO_MODELS_DIR", str(user))
-    monkeypatch.setenv("STUDIO_BUNDLED_CHECKPOINTS", str(bundled))
-    return user
+    return model_folders[0]
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from studio import catalogue
 from studio.errors import StudioError
 from studio.ui.face_panel import NOTHING_TO_APPLY
-from test_ui_support import FakeInpainter, fake_engines, opened, photo, window, write_photo  # noqa: F401
+from test_ui_support import (FakeInpainter, fake_engines, install_editor, opened, photo, window,  # noqa: F401
+                             write_photo)
 from test_ui_tools import FakeEditor
 
 
@@ -170,10 +170,7 @@ class BatchEditor(FakeEditor):
 
 @pytest.fixture
 def batch_editor(monkeypatch):
-    editor = BatchEditor()
-    monkeypatch.setattr(catalogue, "unavailable", lambda tool, model=None: None)
-    fake_engines(monkeypatch, edit=editor)
-    return editor
+    return install_editor(monkeypatch, BatchEditor())
 
 
 def found_face(qtbot, window):  # noqa: F811

@@ -130,6 +130,15 @@ def fake_engines(monkeypatch, **engines):
     return built
 
 
+def install_editor(monkeypatch, editor):
+    """A stand-in face editor for the Edit tool, which then counts as installed."""
+    from studio import catalogue
+
+    monkeypatch.setattr(catalogue, "unavailable", lambda tool, model=None: None)
+    fake_engines(monkeypatch, edit=editor)
+    return editor
+
+
 @pytest.fixture
 def fake_inpainter(monkeypatch):
     engine = FakeInpainter()

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from studio import catalogue
-from test_ui_support import fake_engines, fake_inpainter, opened, paint_square, photo, window  # noqa: F401
+from test_ui_support import fake_inpainter, install_editor, opened, paint_square, photo, window  # noqa: F401
 
 
 def wait_idle(qtbot, w, timeout=30_000):
@@ -101,10 +100,7 @@ class FakeEditor:
 
 @pytest.fixture
 def fake_editor(monkeypatch):
-    editor = FakeEditor()
-    monkeypatch.setattr(catalogue, "unavailable", lambda tool, model=None: None)
-    fake_engines(monkeypatch, edit=editor)
-    return editor
+    return install_editor(monkeypatch, FakeEditor())
 
 
 def test_face_panel_says_plainly_when_no_model_is_installed(window, tmp_path, monkeypatch):  # noqa: F811
