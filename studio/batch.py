@@ -25,8 +25,8 @@ class Item:
     output: Path
 
 
-def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+def _images_in(folder: Path, exts: tuple[str, ...] = IMAGE_EXTS) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in exts)
 
 
 def _check_exists(p: Path, what: str) -> None:
@@ -83,12 +83,14 @@ def _why(e: OSError) -> str:
             errno.ENOSPC: "the disk is full"}.get(e.errno, e.strerror or str(e))
 
 
-def plan(inputs: list[Path], output: Path) -> tuple[list[Item], list[str]]:
+def plan(inputs: list[Path], output: Path, *, exts: tuple[str, ...] = IMAGE_EXTS, noun: str = "images",
+         companion_exts: tuple[str, ...] | None = None) -> tuple[list[Item], list[str]]:
     """Items to run and problems found while pairing (e.g. an image without a mask).
 
     inputs[0] is the image file or folder; further inputs are companions (the mask) that
     must be the same kind. A folder pairs companions by file name, then by stem, so
-    `photo.jpg` finds `photo.png` in the mask folder.
+    `photo.jpg` finds `photo.png` in the mask folder. exts: the files a folder holds (noun: their
+    name in messages); companion_exts: those of companion folders (default: the same).
     """
     first = inputs[0]
     _check_names(output)
@@ -106,16 +108,16 @@ def plan(inputs: list[Path], output: Path) -> tuple[list[Item], list[str]]:
         raise StudioError(f"input {first} is a folder, so the output {output} must be a folder too")
     if output.resolve() == first.resolve():
         raise StudioError(f"the output folder is the input folder {first}: pick another so no original is overwritten")
-    files = _images_in(first)
+    files = _images_in(first, exts)
     if not files:
-        raise StudioError(f"no images ({', '.join(IMAGE_EXTS)}) in folder {first}")
+        raise StudioError(f"no {noun} ({', '.join(exts)}) in folder {first}")
     items, problems = [], []
     for f in files:
         companions = []
         for folder in inputs[1:]:
             match = folder / f.name
             if not match.is_file():
-                stems = [p for p in _images_in(folder) if p.stem == f.stem]
+                stems = [p for p in _images_in(folder, companion_exts or exts) if p.stem == f.stem]
                 match = stems[0] if stems else None
             if match is None:
                 problems.append(f"{f}: no file named {f.stem}.* in {folder}")
@@ -134,6 +136,7 @@ def run_items(
     desc: str,
     quiet: bool = False,
     verbose: bool = False,
+    unit: str = "img",
 ) -> int:
     """Run work(item, report) for each item; returns the number of failures.
 
@@ -146,7 +149,7 @@ def run_items(
         print(f"studio: error: {p}", file=sys.stderr)
     many = len(items) > 1
     total = len(items) if many else 100
-    with tqdm(total=total, desc=desc, unit="img" if many else "%", disable=quiet or None, file=sys.stderr,
+    with tqdm(total=total, desc=desc, unit=unit if many else "%", disable=quiet or None, file=sys.stderr,
               leave=False, dynamic_ncols=True) as bar:
         for item in items:
             def report(fraction: float, message: str) -> None:

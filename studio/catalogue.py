@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from studio import options as opt
 
 INPAINT_ENGINES = ("auto", "face", "photo", "classic")
-# Default detail-transfer strength (engines/detail.py): on the benchmark's 20-60 % holes, 0.5 costs 0.09-0.14 dB of hole PSNR and
-# gives the fill seven times the fine detail, keeping more than +1.05 dB over Telea on every bin.
-DETAIL_STRENGTH = 0.5
+# Default texture strength (engines/texture.py): all of the photo's own texture, synthesised along the
+# net's fill. Lower values mix the net's smooth fill back in (higher hole PSNR, visibly smoother).
+DETAIL_STRENGTH = 1.0
 EDIT_TRANSFERS = ("local", "delta", "replace")
 
 
@@ -42,9 +42,9 @@ class InpaintOptions:
     seed: int | None = opt.number(None, "random seed, for reproducible results", lo=0, hi=2**31 - 1,
                                   none="random")
     box: opt.Box | None = opt.box("face crop x,y,w,h (skips face detection)", gui=False)
-    detail: float = opt.number(DETAIL_STRENGTH, "photo engine: how much texture matched from the rest of the "
-                               f"photo is added to the fill (default {DETAIL_STRENGTH:g}; 0 = the net's smooth "
-                               "fill)", lo=0.0, hi=1.0, integer=False, metavar="0..1", percent=True, step=0.1,
+    detail: float = opt.number(DETAIL_STRENGTH, "photo engine: how much of the fill is texture synthesised from "
+                               f"the rest of the photo along the net's fill (default {DETAIL_STRENGTH:g}; 0 = the "
+                               "net's smooth fill)", lo=0.0, hi=1.0, integer=False, metavar="0..1", percent=True, step=0.1,
                                enabled_if=("engine", ("auto", "photo")))
 
     def __post_init__(self):
@@ -68,6 +68,31 @@ class EditOptions:
                                     hi=4.0, integer=False, none="calibrated", gui=False)
     links: bool = opt.flag(True, "make other hair colours absent when one is made present (and bald vs. bangs, "
                            "straight vs. wavy hair)", gui=False)
+
+    def __post_init__(self):
+        opt.validate(self)
+
+
+VIDEO_ENGINES = ("auto", "face", "scene")
+
+
+@dataclass(frozen=True)
+class VideoInpaintOptions:
+    engine: str = opt.choice("auto", VIDEO_ENGINES, "auto: scene (for now); scene: what other frames show is copied "
+                             "from them, the rest filled once by the photo engine and carried along; face: GAN latent "
+                             "search over groups of frames (not yet available)")
+    window: int = opt.number(30, "frames processed together: how far the scene engine looks for what the object "
+                             "hides (more uses more memory)", lo=2, hi=300, metavar="W")
+    crf: int = opt.number(18, "output quality as x264's CRF: 0 = lossless, 18 = visually lossless, 23 = x264's "
+                          "default; lower is larger", lo=0, hi=51, metavar="N", label="Quality (CRF)")
+    key_frame: int | None = opt.number(None, "the mask image was painted on this frame (counted from 0) and follows "
+                                       "its object through the clip (rigid objects: logos, signs)", lo=0,
+                                       hi=10**7, none="still", metavar="N")
+    grow: int = opt.number(2, "widen the mask by this many pixels (covers soft and compressed edges)", lo=0,
+                           hi=32, metavar="PX", label="Grow mask")
+    detail: float = opt.number(DETAIL_STRENGTH, "how much matched texture the photo engine adds where no frame "
+                               f"shows the background (default {DETAIL_STRENGTH:g})", lo=0.0, hi=1.0,
+                               integer=False, metavar="0..1", percent=True, step=0.1)
 
     def __post_init__(self):
         opt.validate(self)
@@ -128,8 +153,15 @@ TOOLS: list[Tool] = [
 ]
 
 
+# Not in TOOLS (whose entries are image commands and panels): the video counterpart of "inpaint",
+# run(frames, masks, options, job, total) -> frames (studio/video/engine.py); the model is the photo engine's.
+VIDEO = Tool("inpaint-video", "Video", "&Restore video…", "remove an object or a mark from a video",
+             "studio.video.engine:VideoInpainter", VideoInpaintOptions, model="photo-inpaint", mask=True, gui=False,
+             job="Restoring the video", done="Restored the video with the {what}")
+
+
 def tool(name: str) -> Tool:
-    for t in TOOLS:
+    for t in (*TOOLS, VIDEO):
         if t.name == name:
             return t
     raise KeyError(name)

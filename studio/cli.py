@@ -14,7 +14,7 @@ from pathlib import Path
 
 from studio import __version__
 from studio import options as opt
-from studio import catalogue
+from studio import catalogue, mask_command
 from studio.devices import CHOICES
 from studio.errors import StudioError
 
@@ -32,6 +32,8 @@ BENCHES = {
     "sr": "studio.bench.sr",
     "edit": "studio.bench.edit",
     "photo-inpaint": "studio.bench.photo_inpaint",
+    "video": "studio.bench.video",
+    "damage": "studio.bench.damage",
 }
 
 
@@ -110,7 +112,18 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("--model", default=None, help=f"checkpoint name (default {t.model}; see `studio models`)")
         add_options(c, t.options)
 
+    v = sub.add_parser("inpaint-video", parents=[common, dev], help=catalogue.VIDEO.help)
+    v.add_argument("video", type=Path, help="video file or folder")
+    v.add_argument("mask", type=Path, help="mask image (white = fill; one for every frame, or with --key-frame one "
+                   "that follows its object), mask video, or a folder of them paired by name")
+    v.add_argument("-o", "--output", type=Path, required=True, help="output video (.mp4, .mov, .m4v, .mkv) or folder")
+    v.add_argument("--model", default=None, help=f"photo inpainting checkpoint (default {catalogue.VIDEO.model})")
+    add_options(v, catalogue.VIDEO.options)
+
     sub.add_parser("models", parents=[common], help="list installed checkpoints and their metrics")
+
+    m = sub.add_parser("mask", parents=[common], help="make a mask file: an object's, or an old photo's damage")
+    mask_command.add_arguments(m)
 
     t = sub.add_parser("train", parents=[common], help="train a model: " + ", ".join(TRAINERS))
     t.add_argument("model", choices=sorted(TRAINERS))
@@ -177,6 +190,17 @@ def _cmd_models(args) -> int:
     return EXIT_OK
 
 
+def _cmd_mask(args) -> int:
+    return mask_command.run(args)
+
+
+def _cmd_inpaint_video(args) -> int:
+    from studio.video.command import run_video
+
+    return run_video(args.video, args.mask, args.output, options_from(args, catalogue.VIDEO.options),
+                     model=args.model, device=args.device, quiet=args.quiet, verbose=args.verbose)
+
+
 def _cmd_train(args) -> int:
     return importlib.import_module(TRAINERS[args.model]).main(args.args) or EXIT_OK
 
@@ -199,6 +223,8 @@ def _tool_command(tool):
 COMMANDS = {
     "open": _cmd_open,
     "models": _cmd_models,
+    "inpaint-video": _cmd_inpaint_video,
+    "mask": _cmd_mask,
     "train": _cmd_train,
     "bench": _cmd_bench,
 }

@@ -21,6 +21,10 @@ class ImageError(StudioError):
     """An image or mask could not be read or written."""
 
 
+class VideoError(StudioError):
+    """A video or mask video could not be read or written."""
+
+
 class CheckpointError(StudioError):
     """A model checkpoint is missing, tampered with or does not fit its architecture."""
 

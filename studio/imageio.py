@@ -97,15 +97,20 @@ def resize_alpha(alpha: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def max_pixels() -> int:
-    raw = os.environ.get("STUDIO_MAX_PIXELS")
+    return pixel_limit("STUDIO_MAX_PIXELS", MAX_PIXELS)
+
+
+def pixel_limit(variable: str, default: int, error: type[Exception] = ImageError) -> int:
+    """The pixel limit the environment variable sets, else the default (videos have their own)."""
+    raw = os.environ.get(variable)
     if raw is None:
-        return MAX_PIXELS
+        return default
     try:
         limit = int(raw)
     except ValueError:
         limit = 0
     if limit <= 0:
-        raise ImageError(f"STUDIO_MAX_PIXELS must be a whole number of pixels above 0, not {raw!r}")
+        raise error(f"{variable} must be a whole number of pixels above 0, not {raw!r}")
     return limit
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 STUDIO = Path(__file__).resolve().parent.parent / "studio"
-QT_FREE_PACKAGES = ("editing", "engines", "nets", "data")
+QT_FREE_PACKAGES = ("editing", "engines", "nets", "data", "video")
 QT_FREE_MODULES = ("jobs", "errors", "checkpoints", "imageio", "metrics", "devices", "batch", "project", "atomic")
 
 
@@ -55,7 +55,7 @@ def test_only_ui_imports_qt():
     assert offenders(qt_free_paths(), "PySide6") == []
 
 
-@pytest.mark.parametrize("package", ["engines", "nets"])
+@pytest.mark.parametrize("package", ["engines", "nets", "video"])
 def test_engines_and_nets_never_import_train_or_ui(package):
     assert offenders(modules_in(package), "studio.train", "studio.ui") == []
 

@@ -197,7 +197,7 @@ def test_trainer_smoke_run_exports_a_checkpoint_the_engine_loads(tmp_path, monke
     # The CLI's --detail reaches the photo engine's run (through the inpaint tool); without it,
     # the default.
     from studio import model_cache
-    from studio.engines.detail import STRENGTH
+    from studio.catalogue import DETAIL_STRENGTH as STRENGTH
     from studio.engines.inpaint import Inpainter
 
     seen = []
@@ -324,37 +324,13 @@ def test_photo_bench_reports_every_bin_and_method(tmp_path, monkeypatch, capsys)
     res = json.loads(out.read_text())
     assert res["n"] == 2 and list(res["bins"]) == ["20-30%", "40-50%"]
     for by_method in res["bins"].values():
-        assert set(by_method) == {"photo", "telea", "ns"}
+        assert set(by_method) == {"photo", "net", "patchmatch", "telea", "ns"}
         for r in by_method.values():
             assert 0 < r["psnr_hole"] <= r["psnr_whole"] < 99 and r["sec_per_image"] > 0
+            assert 0 < r["texture"] < 1e4 and r["detail_hole"] > 0
     assert "| 40-50% | photo |" in capsys.readouterr().out
     grid = cv2.imread(str(tmp_path / "grid.jpg"))
-    assert grid.shape[0] == 5 * (64 + 4) + 4 and grid.shape[1] == 2 * (64 + 4) + 4
-
-
-def test_old_photo_mask_finds_a_bright_tear_not_the_scan_margin(tmp_path):
-    from studio.bench.old_photo_mask import main, tear_mask
-
-    img = np.full((200, 300, 3), (150, 190, 205), np.uint8)  # beige print (BGR)
-    img[:, :40] = img[:, 260:] = 255  # white scan margins
-    cv2.line(img, (60, 30), (200, 170), (250, 250, 250), 3)  # a white tear
-    cv2.circle(img, (230, 60), 6, (120, 120, 235), -1)  # a saturated highlight: not a tear
-    m = tear_mask(img)
-    assert m[100, 130] == 255 and (m[:, :40] == 0).all() and (m[:, 260:] == 0).all()
-    assert m[60, 230] == 0 and 0.005 < (m > 0).mean() < 0.05
-    cv2.imwrite(str(tmp_path / "p.png"), img)
-    assert main([str(tmp_path / "p.png"), "-o", str(tmp_path / "m.png"), "--clean", str(tmp_path / "p.png")]) == 0
-    assert (tmp_path / "m.png").exists()
-
-
-@pytest.mark.data
-def test_old_photo_mask_agrees_with_the_real_damage(shared_data):
-    from studio.bench.old_photo_mask import agreement, tear_mask
-
-    damaged = cv2.imread(str(shared_data / "damaged" / "old_photo.jpg"))
-    clean = cv2.imread(str(shared_data / "damaged" / "old_photo_clean.jpg"))
-    a = agreement(tear_mask(damaged), damaged, clean)
-    assert a["iou"] > 0.6 and a["recall"] > 0.75
+    assert grid.shape[0] == 6 * (64 + 4) + 4 and grid.shape[1] == 2 * (64 + 4) + 4  # hole, 4 methods, truth
 
 
 def test_views_make_the_fill_consistent_under_flips_and_transposes():
@@ -417,29 +393,64 @@ def _textured_with_hole(seed):
     return img, mask, mask > 0.5
 
 
-def test_detail_transfer_gives_a_flat_fill_the_texture_around_it():
-    from studio.engines.detail import transfer_detail
+def _two_textures(seed=0, size=96):
+    """Left half: fine reddish noise; right half: blue horizontal stripes of period 6."""
+    rng = np.random.default_rng(seed)
+    img = np.zeros((size, size, 3), np.float32)
+    half = size // 2
+    img[:, :half] = (0.7, 0.3, 0.2) + rng.normal(0, 0.08, (size, half, 3))
+    stripes = (np.arange(size) % 6 < 3).astype(np.float32)[:, None]
+    img[:, half:, 0], img[:, half:, 1], img[:, half:, 2] = 0.15, 0.25, 0.4 + 0.4 * stripes
+    return np.clip(img, 0, 1)
+
+
+def test_texture_synthesis_copies_each_side_s_texture_where_the_guide_says():
+    from studio.engines.texture import synthesise, textured_fill
     from studio.metrics import detail_ratio
 
-    img = _textured()
+    img = _two_textures()
     hole = np.zeros(img.shape[:2], bool)
-    hole[30:66, 24:70] = True
-    flat = img.copy()
-    flat[hole] = cv2.GaussianBlur(img, (0, 0), 6)[hole]  # what a smooth fill looks like
-    out = transfer_detail(flat, hole, 1.0, seed=3)
-    assert np.array_equal(out[~hole], flat[~hole])  # only the hole changes
-    assert detail_ratio(flat, img, hole) < 0.2 < 0.6 < detail_ratio(out, img, hole) < 1.5
-    # The low frequencies stay the fill's: detail is added, not a copy pasted over it.
-    low = lambda a: cv2.GaussianBlur(a, (0, 0), 4)[hole]
-    assert np.abs(low(out) - low(flat)).mean() < 0.02
-    assert np.array_equal(out, transfer_detail(flat, hole, 1.0, seed=3))  # a seed repeats exactly
-    half = transfer_detail(flat, hole, 0.5, seed=3)
-    assert np.allclose(half[hole] - flat[hole], 0.5 * (out[hole] - flat[hole]), atol=1e-5)
-    assert transfer_detail(flat, hole, 0.0) is flat
-    # No known block to copy from (the hole leaves only a thin frame): the fill is left alone.
+    hole[28:68, 24:72] = True  # straddles both textures
+    guide = cv2.GaussianBlur(img, (0, 0), 6)  # what a smooth net fill knows: the colours, no texture
+    out = synthesise(img * ~hole[..., None], hole, guide, seed=1)
+    assert np.array_equal(out[~hole], (img * ~hole[..., None])[~hole])  # only the hole changes
+    left, right = hole.copy(), hole.copy()
+    left[:, 44:], right[:, :52] = False, False  # away from the seam
+    # Each side's fill came from that side: red on the left, blue on the right.
+    assert out[left][:, 0].mean() > 0.6 and out[right][:, 2].mean() > 0.5 and out[right][:, 0].mean() < 0.25
+    # The stripes are copied, not smeared: rows alternate with the original's period (any phase).
+    rows = out[32:64, 56:68, 2].mean(1)
+    assert rows.std() > 0.1 and np.corrcoef(rows[6:], rows[:-6])[0, 1] > 0.7 > -0.5 > np.corrcoef(rows[3:], rows[:-3])[0, 1]
+    assert detail_ratio(guide, img, hole) < 0.3 < 0.7 < detail_ratio(out, img, hole) < 1.4
+    assert np.array_equal(out, synthesise(img * ~hole[..., None], hole, guide, seed=1))  # a seed repeats
+    # textured_fill: strength 0 is the fill, strength 1 the texture with the fill's local colour.
+    fill = np.where(hole[..., None], guide, img)
+    assert np.array_equal(textured_fill(img, hole, fill, 0.0), fill)
+    full = textured_fill(img, hole, fill, 1.0, seed=1)
+    half = textured_fill(img, hole, fill, 0.5, seed=1)
+    assert np.allclose(half[hole], 0.5 * (fill[hole] + full[hole]), atol=1e-5)
+    low = lambda a: cv2.GaussianBlur(a, (0, 0), 8)[hole]
+    assert np.abs(low(full) - low(fill)).mean() < 0.03
+    # No known patch to copy (a hole leaving a thin frame): the fill stays as it is.
     big = np.ones_like(hole)
     big[:3], big[-3:], big[:, :3], big[:, -3:] = False, False, False, False
-    assert np.array_equal(transfer_detail(flat, big, 1.0), flat)
+    assert np.array_equal(textured_fill(img, big, np.where(big[..., None], guide, img), 1.0),
+                          np.where(big[..., None], guide, img))
+
+
+def test_texture_distance_ranks_copied_texture_above_blur():
+    from studio.metrics import pyramid_patches, sliced_wasserstein, swd_levels
+
+    rng = np.random.default_rng(0)
+    img = _two_textures(1, 128)
+    other = _two_textures(2, 128)  # the same textures, other noise
+    blur = cv2.GaussianBlur(img, (0, 0), 3)
+    where = np.ones((128, 128), bool)
+    n = swd_levels(where.shape)
+    truth = pyramid_patches(img, where, n, 256, rng)
+    same = sliced_wasserstein(pyramid_patches(other, where, n, 256, rng), truth)
+    blurred = sliced_wasserstein(pyramid_patches(blur, where, n, 256, rng), truth)
+    assert n == 4 and 0 < same < 0.5 * blurred
 
 
 def test_engine_adds_detail_inside_the_hole_only():

@@ -22,7 +22,7 @@ def test_inpaint_runs_in_the_background_and_is_one_undoable_step(qtbot, opened, 
     before = w.document.picture.rgb.copy()
     panel = w.panel("inpaint")
     c = panel.form.controls
-    from studio.engines.detail import STRENGTH
+    from studio.catalogue import DETAIL_STRENGTH as STRENGTH
 
     assert c["detail"].value() == round(STRENGTH * 100)  # the photo engine's default texture strength
     c["detail"].setValue(60)

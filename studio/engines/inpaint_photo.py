@@ -16,8 +16,8 @@ import numpy as np
 from studio.catalogue import InpaintOptions
 from studio.devices import supports_bf16
 from studio.engines.blend import composite, feather as feather_mask
-from studio.engines.detail import transfer_detail
 from studio.engines.masks import require_hole
+from studio.engines.texture import textured_fill
 from studio.errors import CheckpointError
 from studio.jobs import Job, quiet_job
 
@@ -233,6 +233,5 @@ class PhotoInpainter:
             t = cv2.inpaint(crop8, hole.astype(np.uint8), 5, cv2.INPAINT_TELEA)
             y = (1 - self.classic_share) * y + self.classic_share * (t.astype(np.float32) / 255)
         if options.detail > 0:  # at the photo's own resolution: its texture, at its scale
-            shown = np.where(hole[..., None], y, crop).astype(np.float32)
-            y[hole] = transfer_detail(shown, hole, options.detail, seed=options.seed or 0)[hole]
+            y = textured_fill(crop.astype(np.float32), hole, y, options.detail, seed=options.seed or 0)
         return y

@@ -2,8 +2,9 @@
 
 Mouse: left paints the mask (or erases with the eraser tool), right always erases, middle or
 space+left pans, the wheel zooms about the point under the mouse. The rectangle and lasso tools
-add their shape to the mask (right button or Ctrl: take it away), the face-box tool drags a
-square. In compare mode a left drag moves the split line instead of painting.
+add their shape to the mask (right button or Ctrl: take it away); the object tool drags a box
+(or takes a click) and asks for the object in it (objectRequested), added or taken away the
+same way; the face-box tool drags a square. In compare mode a left drag moves the split line instead of painting.
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ MIN_ZOOM, MAX_ZOOM = 0.01, 64.0
 WHEEL_STEP = 1.25  # zoom factor per wheel notch / Ctrl +
 BAND = 512  # rows converted at a time, so a 20 MP refresh never holds a second float copy
 MIN_BOX = 8  # a face box smaller than this (image px) is taken as a click: clears the box
-SHAPE_TOOLS = {"rect": ("Rectangle mask", "Subtract rectangle"), "lasso": ("Lasso mask", "Subtract lasso")}
+SHAPE_TOOLS = {"rect": ("Rectangle mask", "Subtract rectangle"), "lasso": ("Lasso mask", "Subtract lasso"),
+               "object": ("Select object", "Subtract object")}
+CLICK = 4  # an object-tool drag shorter than this (screen px) both ways is a click on the object
 # The mouse's part of the shortcut list (Help > Keyboard shortcuts): what the handlers below do.
 MOUSE_HELP = (
-    ("Paint the mask (brush), add a shape (rectangle, lasso)", "Left drag"),
+    ("Paint the mask (brush), add a shape (rectangle, lasso, object)", "Left drag"),
+    ("Select the object under the pointer (object tool)", "Left click"),
     ("Erase / subtract with any mask tool", "Right drag, or Ctrl+left drag"),
     ("Pan", "Middle drag, or Space+left drag"),
     ("Zoom about the mouse pointer", "Wheel"),
@@ -52,6 +56,7 @@ class Canvas(QGraphicsView):
     boxChanged = Signal(object)  # the face box (x, y, w, h) or None
     fileDropped = Signal(str)
     brushChanged = Signal()
+    objectRequested = Signal(object, object, bool)  # box (x, y, w, h) or None, point (x, y) or None, subtract
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -66,7 +71,7 @@ class Canvas(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.document: Document | None = None
         self.brush = brushes.Brush()
-        self.tool = "brush"  # "brush", "eraser", "rect", "lasso" or "box"
+        self.tool = "brush"  # "brush", "eraser", "rect", "lasso", "object" or "box"
         self.mask_lut = qimage.mask_lut()
         self.image_item: PyramidItem | None = None
         self.mask_item: PyramidItem | None = None
@@ -299,7 +304,7 @@ class Canvas(QGraphicsView):
         elif self.tool in SHAPE_TOOLS and self._shape is None:
             self._stroke_erase = self._erases(event)
             p = self._image_point(pos)
-            self._shape = [p, p] if self.tool == "rect" else [p]
+            self._shape = [p] if self.tool == "lasso" else [p, p]
             self._show_shape()
 
     def mouseMoveEvent(self, event) -> None:
@@ -323,7 +328,7 @@ class Canvas(QGraphicsView):
         if self._stroke_last is not None:
             self._continue_stroke(p)
         elif self._shape is not None:
-            if self.tool == "rect":
+            if self.tool != "lasso":
                 self._shape[1] = p
             else:
                 self._shape.append(p)
@@ -392,7 +397,7 @@ class Canvas(QGraphicsView):
     # ------------------------------------------------------------ rectangle and lasso
     def _show_shape(self) -> None:
         path = QPainterPath()
-        if self.tool == "rect":
+        if self.tool != "lasso":
             path.addRect(QRectF(QPointF(*self._shape[0]), QPointF(*self._shape[1])).normalized())
         else:
             path.moveTo(*self._shape[0])
@@ -412,6 +417,9 @@ class Canvas(QGraphicsView):
         self._cancel_shape()
         if not self.mask_visible:
             self.set_mask_visible(True)
+        if tool == "object":
+            self._request_object(*points)
+            return
         doc = self.document
         doc.begin_stroke()
         if tool == "rect":
@@ -421,6 +429,14 @@ class Canvas(QGraphicsView):
         self._stroke_rect(rect)
         if doc.end_stroke(SHAPE_TOOLS[tool][self._stroke_erase]) is not None:
             self.maskEdited.emit()
+
+    def _request_object(self, p0, p1) -> None:
+        on_screen = self.mapFromScene(QPointF(*p1)) - self.mapFromScene(QPointF(*p0))
+        if abs(on_screen.x()) < CLICK and abs(on_screen.y()) < CLICK:
+            self.objectRequested.emit(None, p0, self._stroke_erase)
+            return
+        (x0, x1), (y0, y1) = sorted((p0[0], p1[0])), sorted((p0[1], p1[1]))
+        self.objectRequested.emit((x0, y0, x1 - x0, y1 - y0), None, self._stroke_erase)
 
     # ------------------------------------------------------------ face box
     def _drag_box(self, p) -> tuple[int, int, int, int] | None:

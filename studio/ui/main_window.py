@@ -186,8 +186,8 @@ class MainWindow(QMainWindow):
             m.addSeparator() if act is None else m.addAction(act)
         m = self.menuBar().addMenu("&Mask")
         for act in (*masks.tool_actions.values(), None, masks.act_bigger, masks.act_smaller, None,
-                    masks.act_clear_mask, masks.act_invert_mask, masks.act_clear_box, None, masks.act_mask_color,
-                    masks.act_load_mask, masks.act_save_mask):
+                    masks.act_clear_mask, masks.act_invert_mask, masks.act_clear_box, None, *masks.edge_actions,
+                    masks.act_damage, None, masks.act_mask_color, masks.act_load_mask, masks.act_save_mask):
             m.addSeparator() if act is None else m.addAction(act)
         m = self.menuBar().addMenu("&Tools")
         for act in (*self.tool_actions.values(), None, self.act_batch, None, self.act_cancel):
@@ -269,7 +269,8 @@ class MainWindow(QMainWindow):
         files, masks = self.files, self.masks
         for act in (files.act_save, files.act_save_as, files.act_export, files.act_save_project,
                     files.act_save_project_as, self.act_compare, masks.act_clear_mask,
-                    masks.act_invert_mask, masks.act_save_mask, masks.act_load_mask):
+                    masks.act_invert_mask, masks.act_save_mask, masks.act_load_mask, *masks.edge_actions,
+                    masks.act_damage):
             act.setEnabled(has)
         if has:
             w, h_ = doc.size
