@@ -31,7 +31,7 @@ EXAMPLES = (
     ("person at a fence", "damaged/image.png", "damaged/mask.png", (0, 0, 256, 256)),
     ("dog on a bench", "damaged/overture-creations-5sI6fQgYIuo.png", "damaged/overture-creations-5sI6fQgYIuo_mask.png",
      (96, 96, 320, 416)),
-    ("rabbit on grass", "damaged/bunny.jpeg", (60, 10, 310, 330), (0, 0, 448, 394)),
+    ("rabbit on grass", "damaged/bunny.jpeg", (60, 10, 320, 384), (0, 0, 448, 394)),
     ("text on wood", "photos/wallpapers/mate/Wood.jpg", "text", (900, 800, 760, 300)),
 )
 GROW = 6  # px added round a selection or lasso: an edge leaves a rim of the object's colour
