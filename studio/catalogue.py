@@ -78,11 +78,13 @@ VIDEO_ENGINES = ("auto", "face", "scene")
 
 @dataclass(frozen=True)
 class VideoInpaintOptions:
-    engine: str = opt.choice("auto", VIDEO_ENGINES, "auto: scene (for now); scene: what other frames show is copied "
+    engine: str = opt.choice("auto", VIDEO_ENGINES, "auto: scene (measured as good as face on talking "
+                             "heads, and faster); scene: what other frames show is copied "
                              "from them, the rest filled once by the photo engine and carried along; face: GAN latent "
-                             "search over groups of frames (not yet available)")
+                             "search over groups of frames, each starting from the previous one's")
     window: int = opt.number(30, "frames processed together: how far the scene engine looks for what the object "
-                             "hides (more uses more memory)", lo=2, hi=300, metavar="W")
+                             "hides; the face engine's group (at most 16) (more uses more memory)", lo=2, hi=300,
+                             metavar="W")
     crf: int = opt.number(18, "output quality as x264's CRF: 0 = lossless, 18 = visually lossless, 23 = x264's "
                           "default; lower is larger", lo=0, hi=51, metavar="N", label="Quality (CRF)")
     key_frame: int | None = opt.number(None, "the mask image was painted on this frame (counted from 0) and follows "

@@ -12,8 +12,12 @@ clean frames are the truth. Cases:
   skating-box   skating_overlay (panning camera, 640x360) under a still box of 5 % of the frame, on the ice
   skating-skater  the same box over the skater, whom the camera follows: she moves with the camera, so
                 what the box hides of her is never seen elsewhere
+  face-*        talking heads (fom_00, fom_04, tpsmm_driving) under a still box over the mouth and chin,
+                placed from the face found on the first frame
 Methods: scene (the scene engine), photo (the photo engine on each frame alone), telea (OpenCV
-Telea on each frame). All get the same mask: the logo's pixels grown by 2 px.
+Telea on each frame); on face cases also face (the face engine: prior reuse + group loss) and
+search (the image face engine on each frame alone: a search from scratch at its default steps).
+All get the same mask: the logo's pixels grown by 2 px.
 Figures per case and method: hole PSNR (dB, mean over frames), flicker (mean absolute change from
 one frame to the next inside the hole of either frame, result minus truth, in 8-bit levels: 0 when
 the result changes exactly as the truth does), the result's own change there (0: it holds still;
@@ -38,7 +42,10 @@ from studio.metrics import psnr
 from studio.video.scene import grown_hole
 
 CASES = ("vtest-moving", "vtest-still", "car-logo", "skating-box", "skating-skater")
+FACE_CLIPS = {"face-fom00": "fom_00.mp4", "face-fom04": "fom_04.mp4", "face-tpsmm": "tpsmm_driving.mp4"}
+FACE_CASES = tuple(FACE_CLIPS)
 METHODS = ("scene", "photo", "telea")
+FACE_METHODS = ("face", "search", "scene", "photo", "telea")
 GROW = 2
 COLOUR = (250, 245, 235)  # the pasted logo's
 
@@ -73,8 +80,26 @@ def place(alpha: np.ndarray, size: tuple[int, int], x: int, y: int) -> np.ndarra
     return out
 
 
+def face_box(rgb: np.ndarray) -> np.ndarray:
+    """A still box over the mouth and chin of the largest face of a frame (fractions of the Haar
+    box), as a frame-sized alpha."""
+    from studio.engines.faces import detect_faces
+
+    found = detect_faces(rgb.astype(np.float32) / 255.0)
+    if not found:
+        raise SystemExit("no face found on the clip's first frame")
+    x, y, w, h = found[0]
+    fx0, fy0, fx1, fy1 = 0.30, 0.70, 0.70, 0.92
+    out = np.zeros(rgb.shape[:2], np.float32)
+    out[round(y + fy0 * h):round(y + fy1 * h), round(x + fx0 * w):round(x + fx1 * w)] = 1.0
+    return out
+
+
 def make_case(name: str, data: Path, n: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(clean frames, logo alpha per frame)."""
+    if name in FACE_CASES:
+        truth = read_frames(data / FACE_CLIPS[name], n)
+        return truth, [face_box(truth[0])] * len(truth)
     clip = {"vtest-moving": "vtest_10s.mp4", "vtest-still": "vtest_10s.mp4", "car-logo": "running_car_10s.mp4",
             "skating-box": "skating_overlay.mp4", "skating-skater": "skating_overlay.mp4"}[name]
     truth = read_frames(data / clip, n)
@@ -105,18 +130,28 @@ def run_method(method: str, frames: list[np.ndarray], masks: list[np.ndarray], e
     """(outputs, seconds per frame, CPU seconds per frame: all threads' time, which other programs
     on a shared machine do not inflate)."""
     t, cpu = time.perf_counter(), time.process_time()
-    if method == "scene":
-        options = VideoInpaintOptions(grow=0, window=window)
+    if method in ("scene", "face"):
+        options = VideoInpaintOptions(engine=method, grow=0, window=window)
         outs = list(engine.run(iter(frames), iter(masks), options, Job(), len(frames)))
     else:
-        if method == "photo":
+        if method == "search":
+            fill = engine.face_engine().image
+        elif method == "photo":
             fill = engine.fill_engine()
         else:
             from studio.engines.inpaint_classic import ClassicInpainter
 
             fill = ClassicInpainter()
-        outs = [np.clip(np.round(fill.run(f.astype(np.float32) / 255.0, m, InpaintOptions(), Job()) * 255), 0, 255)
-                .astype(np.uint8) for f, m in zip(frames, masks)]
+        boxes = [None] * len(frames)
+        if method == "search":  # the face engine's tracked squares: only the search differs
+            from studio.video.face import FaceTrack
+
+            track = FaceTrack()
+            for f, m in zip(frames, masks):
+                track.add(f.astype(np.float32) / 255.0, m)
+            boxes = [track.box(i, len(frames) - 1) for i in range(len(frames))]
+        outs = [np.clip(np.round(fill.run(f.astype(np.float32) / 255.0, m, InpaintOptions(box=b), Job()) * 255), 0,
+                        255).astype(np.uint8) for f, m, b in zip(frames, masks, boxes)]
     return outs, (time.perf_counter() - t) / len(frames), (time.process_time() - cpu) / len(frames)
 
 
@@ -172,8 +207,9 @@ def plot(series: dict[str, list[float]], title: str, size=(640, 240)) -> np.ndar
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="studio bench video", description=__doc__.split("\n")[0])
     p.add_argument("--data", type=Path, default=Path("../shared/data/video"), help="the clips folder")
-    p.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {', '.join(CASES)}")
-    p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {', '.join(METHODS)}")
+    p.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {', '.join(CASES + FACE_CASES)}")
+    p.add_argument("--methods", default=None, help=f"comma-separated, from {', '.join(METHODS)} (face cases: "
+                   f"{', '.join(FACE_METHODS)}); default: all of a case's")
     p.add_argument("--frames", type=int, default=40, help="first N frames of each clip")
     p.add_argument("--window", type=int, default=VideoInpaintOptions().window, help="the scene engine's window")
     p.add_argument("--model", default=None, help="photo inpainting checkpoint (default: the catalogue's)")
@@ -185,9 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    if set(cases) - set(CASES) or set(methods) - set(METHODS):
-        raise SystemExit(f"choose cases from {CASES} and methods from {METHODS}")
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
+    if set(cases) - set(CASES + FACE_CASES) or set(methods or ()) - set(METHODS + FACE_METHODS):
+        raise SystemExit(f"choose cases from {CASES + FACE_CASES} and methods from {FACE_METHODS}")
     if not (args.data / "vtest_10s.mp4").is_file():
         raise SystemExit(f"the clips are not in {args.data} (see --data)")
     from studio.devices import pick_device
@@ -195,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
 
     engine = VideoInpainter(args.model, pick_device(args.device))
     engine.fill_engine()  # loaded before the clock starts
+    if any(c in FACE_CASES for c in cases):
+        engine.face_engine()
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
     report = {}
@@ -210,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         outputs, series = {"damaged": damaged}, {}
         own = float(np.mean(flicker_series(truth, None, holes)))  # what moves behind the logo
         report[case] = {"frames": len(truth), "size": [w, h], "hole_share": share, "truth_change": own, "methods": {}}
-        for method in methods:
+        for method in methods or (FACE_METHODS if case in FACE_CASES else METHODS):
             outs, secs, cpu = run_method(method, damaged, masks, engine, args.window)
             r = score(outs, truth, holes) | {"sec_per_frame": secs, "cpu_sec_per_frame": cpu}
             report[case]["methods"][method] = r

@@ -106,17 +106,9 @@ class LatentSearch:
         best = torch.argsort(ctx)[: max(1, opts.keep)]
         return z[best].clone()
 
-    def search(self, image: np.ndarray, hole: np.ndarray, opts: SearchOptions | None = None,
-               job: Job | None = None, seed: int | None = None, trust: np.ndarray | None = None) -> SearchResult:
-        """image: 64x64x3 float [0,1]; hole: 64x64 bool (True = unknown).
-
-        trust: optional 64x64 weight in [0,1] of the known pixels (0 for padding that was
-        made up outside the photo, so the search does not try to match it).
-        """
-        opts = opts or SearchOptions()
-        job = job or quiet_job()
-        t0 = time.perf_counter()
-        gen = torch.Generator().manual_seed(seed if seed is not None else torch.seed() % (2**63))
+    def _prepare(self, image: np.ndarray, hole: np.ndarray, trust: np.ndarray | None, opts: SearchOptions):
+        """(target, w, wx, wy) of one face, each (1, ...): the image in [-1, 1] with its hole at the
+        context's mean colour, and the importance weights of its pixels and of its gradients."""
         dev = self.device
         hole_t = torch.from_numpy(np.asarray(hole, dtype=bool)).to(dev)
         x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().to(dev)[None] * 2 - 1
@@ -129,6 +121,62 @@ class LatentSearch:
         # A gradient is trusted only where both of its pixels are known.
         wx = torch.minimum(w[..., :, 1:], w[..., :, :-1]) * (known[:, 1:] * known[:, :-1])
         wy = torch.minimum(w[..., 1:, :], w[..., :-1, :]) * (known[1:, :] * known[:-1, :])
+        return target, w, wx, wy
+
+    def refine_group(self, images: list[np.ndarray], holes: list[np.ndarray], z0: np.ndarray,
+                     opts: SearchOptions, *, group: float = 0.0, before: np.ndarray | None = None,
+                     trust: list[np.ndarray] | None = None, job: Job | None = None) -> SearchResult:
+        """Lahiri et al.'s group search: the z of B consecutive frames optimised as one batch from
+        z0 (B, nz) (a neighbouring frame's z: far fewer steps than a search from scratch), plus
+        `group` x the mean squared z difference between consecutive frames (and from `before`, the
+        previous group's last z, held fixed), which keeps the faces from flickering.
+        Returns image (B, 64, 64, 3) and z (B, nz) of the last step; loss and history are the batch's."""
+        job = job or quiet_job()
+        t0 = time.perf_counter()
+        parts = [self._prepare(im, h, None if trust is None else trust[i], opts)
+                 for i, (im, h) in enumerate(zip(images, holes))]
+        target, w, wx, wy = (torch.cat(p) for p in zip(*parts))
+        z = torch.from_numpy(np.asarray(z0, np.float32)).to(self.device).clone().requires_grad_(True)
+        prev = None if before is None else torch.from_numpy(np.asarray(before, np.float32)).to(self.device)[None]
+        optim = torch.optim.Adam([z], lr=opts.lr)
+        best_loss, stale, history, step = math.inf, 0, [], 0
+        for step in range(1, opts.steps + 1):
+            optim.zero_grad(set_to_none=True)
+            total, _ = self._losses(self.model.generator(z), target, w, wx, wy, opts)
+            loss = total.sum()
+            if group > 0:
+                chain = z if prev is None else torch.cat([prev, z])
+                if chain.shape[0] > 1:
+                    loss = loss + group * len(images) * (chain[1:] - chain[:-1]).pow(2).mean()
+            history.append(float(loss.detach()))
+            loss.backward()
+            optim.step()
+            with torch.no_grad():
+                z.clamp_(-opts.z_limit, opts.z_limit)
+            job.progress(step / opts.steps, SEARCHING)
+            if history[-1] < best_loss - 1e-3 * abs(best_loss):
+                best_loss, stale = history[-1], 0
+            else:
+                stale += 1
+            if opts.patience and stale >= opts.patience:
+                break
+        with torch.no_grad():
+            out = self.model.generator(z)
+        return SearchResult(np.stack([_to_image(o) for o in out]), z.detach().cpu().numpy(), history[-1], step,
+                            time.perf_counter() - t0, history)
+
+    def search(self, image: np.ndarray, hole: np.ndarray, opts: SearchOptions | None = None,
+               job: Job | None = None, seed: int | None = None, trust: np.ndarray | None = None) -> SearchResult:
+        """image: 64x64x3 float [0,1]; hole: 64x64 bool (True = unknown).
+
+        trust: optional 64x64 weight in [0,1] of the known pixels (0 for padding that was
+        made up outside the photo, so the search does not try to match it).
+        """
+        opts = opts or SearchOptions()
+        job = job or quiet_job()
+        t0 = time.perf_counter()
+        gen = torch.Generator().manual_seed(seed if seed is not None else torch.seed() % (2**63))
+        target, w, wx, wy = self._prepare(image, hole, trust, opts)
 
         job.progress(0.0, "choosing a starting face")
         z = self._starts(target, w, opts, gen).requires_grad_(True)

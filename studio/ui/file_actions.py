@@ -27,6 +27,7 @@ from studio.project import is_project
 from studio.ui import dialogs
 from studio.ui.autosave import read_session, remove_session
 from studio.ui.busy_io import run_off_ui_thread
+from studio.ui.video_panel import VIDEO_PATTERNS, is_video
 
 if TYPE_CHECKING:
     from studio.ui.main_window import MainWindow
@@ -34,8 +35,8 @@ if TYPE_CHECKING:
 IMAGE_PATTERNS = "*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp"
 OPEN_FILTER = f"Images ({IMAGE_PATTERNS});;All files (*)"
 PROJECT_FILTER = f"GAN Studio projects (*{PROJECT_SUFFIX})"
-OPEN_ANY_FILTER = f"Images and projects ({IMAGE_PATTERNS} *{PROJECT_SUFFIX});;Images ({IMAGE_PATTERNS});;" \
-                  f"{PROJECT_FILTER};;All files (*)"
+OPEN_ANY_FILTER = f"Images, videos and projects ({IMAGE_PATTERNS} {VIDEO_PATTERNS} *{PROJECT_SUFFIX});;" \
+                  f"Images ({IMAGE_PATTERNS});;Videos ({VIDEO_PATTERNS});;{PROJECT_FILTER};;All files (*)"
 SAVE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp);;TIFF (*.tif *.tiff);;BMP (*.bmp)"
 
 
@@ -94,7 +95,10 @@ class FileActions(QObject):
         doc = self.window.document
         if doc is None or not doc.dirty:
             return True
-        mask = doc.mask_dirty and doc.project_path is None
+        video = self.window.video.active  # no project holds a video: only an unsaved result is asked about
+        if video and (not doc.image_dirty or self.window.video.result is None):
+            return True
+        mask = doc.mask_dirty and doc.project_path is None and not video
         answer = dialogs.ask_save_changes(self.window, doc.name, mask=mask, image=doc.image_dirty)
         if answer == dialogs.SAVE:
             return self.save()
@@ -103,7 +107,7 @@ class FileActions(QObject):
         return answer == dialogs.DISCARD
 
     def choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Open image or project", self._last_folder(),
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open image, video or project", self._last_folder(),
                                               OPEN_ANY_FILTER)
         if path:
             self.open_path(Path(path))
@@ -127,6 +131,8 @@ class FileActions(QObject):
             return False
         if is_project(path):
             return self._open_project(Path(path))
+        if is_video(path):
+            return w.video.open(Path(path))
         picture = self._read("image", load_image, path)
         if picture is None:
             return False
@@ -246,6 +252,8 @@ class FileActions(QObject):
         doc = self.window.document
         if doc is None:
             return False
+        if self.window.video.active:
+            return self.window.video.save_as()
         if doc.project_path is not None:
             return self.save_project()
         if doc.save_path is None:  # first save of an opened (or pasted) image: never onto the original
@@ -256,6 +264,8 @@ class FileActions(QObject):
         doc = self.window.document
         if doc is None:
             return False
+        if self.window.video.active:  # a video is saved as a video, never as the frame shown
+            return self.window.video.save_as()
         path = self.ask_target("Save as", self.suggest_path("" if doc.save_path else "-edited"))
         return path is not None and self._save_document(path)
 

@@ -30,6 +30,7 @@ from studio.ui.preview import PreviewWidget
 from studio.ui.settings import Settings, SettingsDialog
 from studio.ui.shortcuts_dialog import show_shortcuts
 from studio.ui.tool_panel import Panel
+from studio.ui.video_panel import VideoPanel
 from studio.ui.worker import JobRunner, time_left
 
 RESULT_MESSAGE_MS = 30_000  # how long "Filled with the face engine" stays in the status bar
@@ -54,12 +55,18 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
 
         self.canvas = Canvas(self)
-        self.setCentralWidget(self.canvas)
+        central = QWidget()
+        central_layout = QVBoxLayout(central)
+        central_layout.setContentsMargins(0, 0, 0, 0)
+        central_layout.setSpacing(0)
+        central_layout.addWidget(self.canvas, 1)
+        self.setCentralWidget(central)
         self.canvas.zoomChanged.connect(self._show_zoom)
         self.canvas.maskEdited.connect(self._after_edit)
         self.canvas.fileDropped.connect(lambda p: self.files.open_path(Path(p)))
 
         self._build_panels()
+        central_layout.addWidget(self.video.bar)  # scrub and play, shown while a video is open
         self.files = FileActions(self)
         self.masks = MaskActions(self)
         self._build_actions()
@@ -75,7 +82,9 @@ class MainWindow(QMainWindow):
         self.runner.ended.connect(self._job_ended)
 
         kwargs = {} if autosave_ms is None else {"interval_ms": autosave_ms}
-        self.autosaver = Autosaver(lambda: self.document, state_dir, parent=self, **kwargs)
+        # A video's document is the frame on screen: recovering it as an image would mislead.
+        self.autosaver = Autosaver(lambda: None if self.video.active else self.document, state_dir, parent=self,
+                                   **kwargs)
         self.update_actions()
         self.status("Open an image (Ctrl+O), drop one here or paste one (Ctrl+V)")
         if warm_up:
@@ -91,6 +100,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         # One panel per tool of the catalogue, in its order; the generic one unless it names its own.
         self.panels: dict[str, Panel] = {t.name: t.panel_class()(t, self) for t in catalogue.TOOLS if t.gui}
+        self.video = VideoPanel(catalogue.VIDEO, self)  # a tab too, though the video tool is not in TOOLS
+        self.panels[catalogue.VIDEO.name] = self.video
         for panel in self.panels.values():
             self.tabs.addTab(panel, panel.tool.title)
         layout.addWidget(self.tabs, 1)
@@ -277,6 +288,7 @@ class MainWindow(QMainWindow):
             self.size_label.setText(f"{w}×{h_} px, {doc.bit_depth}-bit")
         else:
             self.size_label.setText("")
+        self.video.update_actions()
         self._update_title()
         self.history_panel.refresh()
 
@@ -356,14 +368,13 @@ class MainWindow(QMainWindow):
             self.canvas.set_compare(False)
             self.act_compare.setChecked(False)
             return
-        before = doc.before_last_result()
-        label = "Before"
+        before, label = self.video.before_frame() if self.video.active else (doc.before_last_result(), "Before")
         if before is None:
             before, label = doc.quantized(), "Opened (nothing applied yet)"
         self.canvas.set_compare(True, before, label)
         self.act_compare.setChecked(True)
-        self.status("Compare: left of the line is the image before the last applied result; drag to move the line, "
-                    "\\ to leave")
+        what = "the original frame" if self.video.active else "the image before the last applied result"
+        self.status(f"Compare: left of the line is {what}; drag to move the line, \\ to leave")
 
     # ================================================================ jobs
     def start_job(self, name: str, fn, on_result, *, latest: str | None = None) -> bool:
@@ -392,7 +403,7 @@ class MainWindow(QMainWindow):
     def _job_started(self, name: str) -> None:
         task = self.runner.current
         self._job_id = task.id if task is not None else None
-        self._job_tool = next((t.name for t in catalogue.TOOLS if t.job == name), name)
+        self._job_tool = next((t.name for t in (*catalogue.TOOLS, catalogue.VIDEO) if t.job == name), name)
         self._job_t0, self._job_f0 = None, 0.0  # set by the first progress report
         if self.preview.tool is not None and self.preview.tool != self._job_tool:
             self.preview.clear()  # another tool's preview has nothing to do with this job
@@ -456,6 +467,7 @@ class MainWindow(QMainWindow):
         """Stop the worker and drop the autosave (a clean exit leaves nothing to recover)."""
         self.runner.shutdown()
         self.autosaver.discard()
+        self.video.close_video()  # its working copies
 
     # ================================================================ dialogs
     def open_settings(self) -> None:

@@ -18,8 +18,10 @@ A video engine is built once for (model, device) like an image engine, then
 Engines never touch files: the caller writes the frames it gets (io.write_video writes into a
 temporary file and renames it only once the iterator is exhausted), so a cancelled or failed run
 leaves no partial output. `VideoInpainter.check(options)` raises StudioError for a choice that
-cannot run, before any frame is read. The face engine (DCGAN z-search over groups of `window`
-frames) is to plug in beside the scene engine here, with this same run().
+cannot run, before any frame is read. Engines: scene (scene.py) and face (face.py: DCGAN z-search
+over groups of frames). `auto` is scene: on talking heads with a hole on the mouth and chin
+(`studio bench video --cases face-fom00,face-tpsmm,face-fom04`) it matched or beat the face
+engine's hole PSNR and flicker at a third of its time (docs/video-restoration.md).
 """
 
 from __future__ import annotations
@@ -32,9 +34,6 @@ from studio.catalogue import VideoInpaintOptions
 from studio.errors import StudioError
 from studio.jobs import Job, quiet_job
 
-FACE_NOT_YET = "the face engine for video is not available yet; use --engine scene (or auto)"
-
-
 class VideoInpainter:
     name = "inpaint-video"
 
@@ -43,10 +42,20 @@ class VideoInpainter:
         what no frame shows (tests); by default the photo engine, or Telea when no model is installed."""
         self.model, self.device = model, device
         self._fill, self._fill_note = fill, None
+        self._face = None
 
     def check(self, options: VideoInpaintOptions) -> None:
         if options.engine == "face":
-            raise StudioError(FACE_NOT_YET, gui="The face engine for video is not available yet; choose Scene.")
+            self.face_engine()
+
+    def face_engine(self):
+        """The face engine (built once); StudioError when the face checkpoint is missing."""
+        if self._face is None:
+            from studio.engines.inpaint_face import FaceInpainter
+            from studio.video.face import FaceVideoInpainter
+
+            self._face = FaceVideoInpainter(FaceInpainter(device=self.device))
+        return self._face
 
     def fill_engine(self):
         """The photo engine (built once), or classic Telea when no photo model is installed."""
@@ -66,6 +75,9 @@ class VideoInpainter:
         job = job or quiet_job()
         options = options or VideoInpaintOptions()
         self.check(options)
+        if options.engine == "face":
+            yield from self.face_engine().run(frames, masks, options, job, total)
+            return
         from studio.video.scene import SceneInpainter
 
         fill = self.fill_engine()
