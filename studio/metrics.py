@@ -164,3 +164,12 @@ def sliced_wasserstein(a: list[np.ndarray], b: list[np.ndarray], *, projections:
             total += np.abs(np.sort(pa @ d, 0) - np.sort(pb @ d, 0)).mean()
         dists.append(total / repeats)
     return float(np.mean(dists) * 1e3) if dists else float("nan")
+
+
+def agreement(mask: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """IoU, precision and recall of a proposed mask against a true one (both HxW, > 127 = damage)."""
+    m, t = mask > 127, truth > 127
+    inter = float((m & t).sum())
+    return {"iou": inter / max(float((m | t).sum()), 1.0), "precision": inter / max(float(m.sum()), 1.0),
+            "recall": inter / max(float(t.sum()), 1.0), "mask_fraction": float(m.mean()),
+            "damage_fraction": float(t.mean())}

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.bench.damage import agreement, synthetic_damage, true_damage
+from studio.bench.damage import synthetic_damage, true_damage
+from studio.metrics import agreement
 from studio.cli import main
 from studio.editing import mask_ops
 from studio.editing.damage import detect_damage

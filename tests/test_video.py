@@ -199,25 +199,32 @@ def test_what_no_frame_shows_is_filled_once_and_held_across_windows():
     assert any("carried over from the previous window" in n for n in job.notes)
 
 
-def test_cancel_stops_within_a_frame_and_leaves_no_output(tmp_path):
+def cancelled_at_frame_3(engine, options, frames, mask, tmp_path) -> list:
+    """Run `engine` on a clip of `frames` with a still `mask` through command.process, cancelling
+    when frame 3's progress arrives; checks Cancelled is raised and no output is left; returns
+    the progress reports seen."""
     from studio.batch import Item
     from studio.video.command import process
 
-    truth, damaged, masks = moving_square(n=12)
-    src = write_clip(tmp_path / "in.mp4", damaged)
-    cv2.imwrite(str(tmp_path / "mask.png"), np.round(masks[0] * 255).astype(np.uint8))
+    src = write_clip(tmp_path / "in.mp4", frames)
+    cv2.imwrite(str(tmp_path / "mask.png"), np.round(mask * 255).astype(np.uint8))
     token, seen = CancelToken(), []
 
     def on_progress(p):
-        seen.append(p.fraction)
+        seen.append(p)
         if p.message.startswith("frame 3"):
             token.cancel()
 
     with pytest.raises(Cancelled):
-        process(telea_engine(), VideoInpaintOptions(window=4), Item((src, tmp_path / "mask.png"), tmp_path / "out.mp4"),
-                Job(on_progress, token))
-    assert 0 < max(seen) < 0.5
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "mask.png"]
+        process(engine, options, Item((src, tmp_path / "mask.png"), tmp_path / "out.mp4"), Job(on_progress, token))
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["in.mp4", "mask.png"]
+    return seen
+
+
+def test_cancel_stops_within_a_frame_and_leaves_no_output(tmp_path):
+    truth, damaged, masks = moving_square(n=12)
+    seen = cancelled_at_frame_3(telea_engine(), VideoInpaintOptions(window=4), damaged, masks[0], tmp_path)
+    assert 0 < max(p.fraction for p in seen) < 0.5
 
 
 def test_ctrl_c_in_the_cli_leaves_no_output(tmp_path, monkeypatch, model_folders):

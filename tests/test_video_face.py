@@ -15,8 +15,7 @@ from studio.checkpoints import save_checkpoint
 from studio.engines import faces
 from studio.engines.inpaint_face import FaceInpainter
 from studio.engines.latent_search import SearchOptions
-from studio.errors import Cancelled
-from studio.jobs import CancelToken, Job
+from studio.jobs import Job
 from studio.nets.dcgan import DCGAN64
 from studio.video import face as video_face
 from studio.video.engine import VideoInpainter
@@ -109,26 +108,13 @@ def test_the_face_box_is_smoothed_and_ignores_a_far_detection(fixed_face):
 
 
 def test_cancel_in_the_face_engine_leaves_no_output(tmp_path, fixed_face, model_folders):
-    from studio.batch import Item
-    from studio.video.command import process
-    from tests.test_video import write_clip
+    from tests.test_video import cancelled_at_frame_3
 
     save_checkpoint(tiny_dcgan(), model_folders[1] / "dcgan-faces64", architecture="dcgan64",
                     config={"ngf": 8, "ndf": 8, "nef": 8}, card={})
     frames, masks = clip(8)
-    src = write_clip(tmp_path / "in.mp4", frames)
-    cv2.imwrite(str(tmp_path / "mask.png"), np.round(masks[0] * 255).astype(np.uint8))
-    token, seen = CancelToken(), []
-
-    def on_progress(p):
-        seen.append(p.message)
-        if p.message.startswith("frame 3"):
-            token.cancel()
-
     inpainter = VideoInpainter()
     inpainter.face_engine().image.search_options = SearchOptions(steps=10, patience=0)
-    with pytest.raises(Cancelled):
-        process(inpainter, VideoInpaintOptions(engine="face", window=4),
-                Item((src, tmp_path / "mask.png"), tmp_path / "out.mp4"), Job(on_progress, token))
+    seen = [p.message for p in cancelled_at_frame_3(inpainter, VideoInpaintOptions(engine="face", window=4), frames,
+                                                     masks[0], tmp_path)]
     assert "frame 2 of 8" in seen and not any(m.startswith("frame 4") for m in seen)
-    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["in.mp4", "mask.png"]

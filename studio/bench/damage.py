@@ -25,17 +25,9 @@ import numpy as np
 from studio.data.images import list_images, read_rgb
 from studio.editing.damage import DEFAULT_SENSITIVITY, detect_damage
 from studio.errors import StudioError
+from studio.metrics import agreement
 
 PAPER = np.array([238, 234, 222], np.float32)  # the white of a print's paper base (RGB)
-
-
-def agreement(mask: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """IoU, precision and recall of a proposed mask against a true one (both HxW, > 127 = damage)."""
-    m, t = mask > 127, truth > 127
-    inter = float((m & t).sum())
-    return {"iou": inter / max(float((m | t).sum()), 1.0), "precision": inter / max(float(m.sum()), 1.0),
-            "recall": inter / max(float(t.sum()), 1.0), "mask_fraction": float(m.mean()),
-            "damage_fraction": float(t.mean())}
 
 
 def true_damage(damaged: np.ndarray, clean: np.ndarray, threshold: int = 30) -> np.ndarray:

@@ -71,11 +71,9 @@ class _Level:
         import torch
 
         self.h, self.w = hole.shape
-        self.hole, self.guide, self.weight, self.rng = hole, guide, weight, rng
+        self.hole, self.guide, self.rng = hole, guide, rng
         self.image = image.copy()
-        # Sources: pixels whose whole footprint is known and inside the crop.
-        known = (~hole).astype(np.uint8)
-        inner = cv2.erode(known, np.ones((2 * R + 1, 2 * R + 1), np.uint8), borderValue=0)
+        inner = _source_mask(hole)
         self.src_ok = torch.from_numpy(inner.astype(bool).ravel())
         self.src = torch.from_numpy(np.flatnonzero(inner))
         # Targets: pixels whose vote reaches the hole.
@@ -103,8 +101,7 @@ class _Level:
 
     @property
     def src_feat(self):
-        """The sources' features (computed on first search: a level that only votes needs none):
-        their own descriptor on its PCA_DIMS principal components, then their look blurred at
+        """The sources' features (computed once per level, on first use): their own descriptor on its PCA_DIMS principal components, then their look blurred at
         GUIDE_SIGMA (what a smooth fill is compared with) on its GUIDE_DIMS."""
         import torch
 
@@ -162,8 +159,9 @@ class _Level:
         self.nnf = torch.where(better, cand, self.nnf)
         self.dist = torch.where(better, d, self.dist)
 
-    def search(self, iters: int | None = None, wide: bool = True) -> None:
-        """PatchMatch rounds; `wide`: propagate at every jump length (a fresh field), else up to 8 px."""
+    def search(self, wide: bool = True) -> None:
+        """PatchMatch rounds; `wide`: a fresh field (every jump length, random tries anywhere),
+        else a carried one (jumps up to 2**(CARRIED_JUMPS-1) px, random tries within LOCAL px)."""
         import torch
 
         feat = self.target_features()
@@ -176,7 +174,7 @@ class _Level:
         self.dist = self._distance(feat, self.nnf)
         h, w = self.h, self.w
         jumps = [1 << k for k in range(int(np.log2(max(h, w))), -1, -1)]
-        for _ in range(iters or (PM_ITERS if wide else PM_ITERS_CARRIED)):
+        for _ in range(PM_ITERS if wide else PM_ITERS_CARRIED):
             # Propagation (jump flooding): the neighbour at offset d matched s, so try s - d.
             for j in jumps if wide else jumps[-CARRIED_JUMPS:]:
                 for dy, dx in ((j, 0), (-j, 0), (0, j), (0, -j)):
@@ -243,10 +241,10 @@ class _Level:
         finer.nnf = torch.where(have & finer.src_ok[cand], cand, fresh)
 
 
-def _sources(hole: np.ndarray) -> int:
-    """How many pixels have their whole footprint known."""
+def _source_mask(hole: np.ndarray) -> np.ndarray:
+    """1 where a pixel's whole footprint is known and inside the crop (it can be a source)."""
     known = (~hole).astype(np.uint8)
-    return int(cv2.erode(known, np.ones((2 * R + 1, 2 * R + 1), np.uint8), borderValue=0).sum())
+    return cv2.erode(known, np.ones((2 * R + 1, 2 * R + 1), np.uint8), borderValue=0)
 
 
 def _blur(img: np.ndarray) -> np.ndarray:
@@ -267,7 +265,7 @@ def _down(img: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def synthesise(image: np.ndarray, hole: np.ndarray, guide: np.ndarray, *, seed: int = 0,
-               guide_weight: float | None = None, levels: int | None = None) -> np.ndarray:
+               guide_weight: float | None = None) -> np.ndarray:
     """image: HxWx3 float32 (hole pixels ignored); hole: HxW bool; guide: HxWx3, the net's fill.
     Returns a copy whose hole holds texture copied from the known pixels, laid out like `guide`.
     Pixels outside the hole are returned as they are."""
@@ -281,13 +279,13 @@ def synthesise(image: np.ndarray, hole: np.ndarray, guide: np.ndarray, *, seed: 
     guide = guide.astype(np.float32)
     # Pyramid: halve while the short side stays >= MIN_SIDE and the level keeps sources.
     pyr = [(start, hole, guide)]
-    while levels is None or len(pyr) < levels:
+    while True:
         img, hl, g = pyr[-1]
         if min(hl.shape) // 2 < MIN_SIDE:
             break
         small, coarse = _down(img, hl)
         gs = cv2.resize(g, (coarse.shape[1], coarse.shape[0]), interpolation=cv2.INTER_AREA)
-        if _sources(coarse) < MIN_SOURCES:
+        if _source_mask(coarse).sum() < MIN_SOURCES:
             break
         pyr.append((np.where(coarse[..., None], gs, small).astype(np.float32), coarse, gs))
     with torch.inference_mode():
