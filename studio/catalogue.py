@@ -42,6 +42,9 @@ class InpaintOptions:
     seed: int | None = opt.number(None, "random seed, for reproducible results", lo=0, hi=2**31 - 1,
                                   none="random")
     box: opt.Box | None = opt.box("face crop x,y,w,h (skips face detection)", gui=False)
+    variants: int = opt.number(1, "face engine: this many different fills from different faces of the GAN, best "
+                               "first (the CLI saves the others as NAME-2, NAME-3, ...)", lo=1, hi=8,
+                               metavar="N", enabled_if=("engine", ("auto", "face")))
     detail: float = opt.number(DETAIL_STRENGTH, "photo engine: how much of the fill is texture synthesised from "
                                f"the rest of the photo along the net's fill (default {DETAIL_STRENGTH:g}; 0 = the "
                                "net's smooth fill)", lo=0.0, hi=1.0, integer=False, metavar="0..1", percent=True, step=0.1,

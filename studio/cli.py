@@ -26,6 +26,7 @@ TRAINERS = {
     "srgan": "studio.train.srgan",
     "icgan": "studio.train.icgan",
     "photo-inpaint": "studio.train.photo_inpaint",
+    "face-refiner": "studio.train.face_refiner",
 }
 BENCHES = {
     "inpaint": "studio.bench.inpaint",

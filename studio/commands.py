@@ -3,6 +3,7 @@ engine once (from the model cache), files out."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from studio import batch
@@ -33,12 +34,26 @@ def process(tool: Tool, engine, options, item: batch.Item, job: Job, single: boo
         mask, resized = load_mask(item.inputs[1], pic.size)
         if resized:
             notes.append(f"mask {item.inputs[1].name} is not {pic.size[0]}x{pic.size[1]}; rescaled it to the image")
-    out = engine.run(pic.rgb, mask, options, job)
+    if getattr(options, "variants", 1) > 1 and hasattr(engine, "run_variants"):
+        outs = engine.run_variants(pic.rgb, mask, options, job)
+    else:
+        outs = [engine.run(pic.rgb, mask, options, job)]
     notes += [f"info: {n}" for n in job.notes]
     alpha = pic.alpha
-    if alpha is not None and out.shape[:2] != pic.rgb.shape[:2]:
-        alpha = resize_alpha(alpha, (out.shape[1], out.shape[0]))
-    return notes + _save(item, with_rgb(pic, out, alpha=alpha), single)
+    if alpha is not None and outs[0].shape[:2] != pic.rgb.shape[:2]:
+        alpha = resize_alpha(alpha, (outs[0].shape[1], outs[0].shape[0]))
+    notes += _save(item, with_rgb(pic, outs[0], alpha=alpha), single)
+    for k, out in enumerate(outs[1:], start=2):  # variants beside the first: NAME-2.png, NAME-3.png, ...
+        other = dataclasses.replace(item, output=variant_path(item.output, k))
+        notes += _save(other, with_rgb(pic, out, alpha=alpha), single)
+    if len(outs) > 1:
+        notes.append(f"info: {len(outs)} variants: {item.output.name} (best fit), then "
+                     f"{', '.join(variant_path(item.output, k).name for k in range(2, len(outs) + 1))}")
+    return notes
+
+
+def variant_path(output: Path, k: int) -> Path:
+    return output.with_name(f"{output.stem}-{k}{output.suffix}")
 
 
 def run_tool(tool: Tool, options, inputs: list[Path], output: Path, *, model: str | None = None,

@@ -25,7 +25,11 @@ changes nothing changes no pixel; where the edit changes the face strongly (new 
 of another colour) those pixels are taken from G(z, y') itself, where adding a difference to a
 face that differs from the reconstruction would leave the old attribute showing through (only
 the detail is taken: the broad colours stay the photo's, as G's skin tones are often off).
-"delta" is the pure difference everywhere; "replace" pastes G(z, y') itself. The change is
+"delta" is the pure difference everywhere; "replace" pastes G(z, y') itself. With the face
+refiner installed (face_refine.py), "local" instead has the refiner repaint, at 256 px, the
+region where the edit changes the face, from G(z, y') and the rest of the photo's face: the
+changed parts are drawn in the photo's own detail and every pixel outside the region is the
+photo's, bit for bit. The change is
 brought to full size by the face super-resolution model when installed (else Lanczos), rotated
 back and blended with a soft ellipse inside the face square: every pixel outside it is
 returned exactly.
@@ -53,6 +57,12 @@ Y_LIMIT = 4.0  # the generator's y after the gain: it was trained on +-1, and fa
 LOCAL_TAU = 0.2  # "local" transfer: summed RGB change (in [0, 1] units) at which G's pixels win outright
 LOCAL_SIGMA = 1.5  # blur of that change map at 64 px, so the switch has no hard edges
 LOCAL_TONE_SIGMA = 8.0  # ...though the face keeps its own colours at this scale (G's skin tones are off)
+# With the face refiner, the region it repaints: where the edit's blurred summed RGB change at
+# 64 px exceeds REGION_TAU, grown by REGION_GROW px (the refiner needs the region's edges), soft
+# at its border over REGION_SOFT px of the 64-px grid.
+REGION_TAU = 0.1
+REGION_GROW = 2
+REGION_SOFT = 1.0
 # Making the key attribute present makes these absent (unless the user set them as well).
 LINKS = {
     "Black_Hair": ("Blond_Hair", "Brown_Hair", "Gray_Hair"),
@@ -87,6 +97,18 @@ def local_weight(gen: np.ndarray, rec: np.ndarray) -> np.ndarray:
     return np.clip(blurred / LOCAL_TAU, 0, 1)[..., None].astype(np.float32)
 
 
+def edit_region(gen: np.ndarray, rec: np.ndarray) -> np.ndarray:
+    """(64, 64) float32 in [0, 1]: where the edit `gen` changes the reconstruction `rec`
+    enough for the refiner to repaint it (0 everywhere when nothing changed)."""
+    change = cv2.GaussianBlur(np.abs(gen - rec).sum(2), (0, 0), LOCAL_SIGMA)
+    region = (change > REGION_TAU).astype(np.uint8)
+    if not region.any():
+        return np.zeros(change.shape, np.float32)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * REGION_GROW + 1,) * 2)
+    region = cv2.dilate(region, k).astype(np.float32)
+    return np.clip(cv2.GaussianBlur(region, (0, 0), REGION_SOFT) * 2, 0, 1) * (region > 0)
+
+
 @dataclass
 class EditSession:
     """One encoded face. values: the start value of every attribute (-2..2); box: the face
@@ -102,6 +124,7 @@ class EditSession:
     y: torch.Tensor = field(repr=False)
     reconstruction: np.ndarray = field(repr=False)  # G(z, y), float32 [0, 1]
     options: EditOptions = field(default_factory=EditOptions)  # transfer, gain and links of its edits
+    crop: np.ndarray | None = field(default=None, repr=False)  # the levelled face square at full size
 
     def preview(self, values: dict[str, float] | None = None, transfer: str | None = None) -> np.ndarray:
         """The edited 64x64 face (one generator pass), float32 HxWx3 in [0, 1]; transfer
@@ -135,7 +158,11 @@ class EditSession:
         job.progress(0.0, "editing the face")
         edited = self.preview(values, transfer)
         job.progress(0.3, "bringing the face back to size")
-        return self.editor._paste(self, edited, job, transfer)
+        ed = self.editor
+        if transfer == "local" and ed.refiner is not None and self.crop is not None:
+            gen = ed._generate(*(t[None] for t in ed._latents(self, ed.check_attributes(values or {}))))[0]
+            return ed._paste_refined(self, gen, job)
+        return ed._paste(self, edited, job, transfer)
 
     def transfer_for(self, transfer: str | None) -> str:
         """The transfer of one call: the session's unless given (checked like any option)."""
@@ -154,7 +181,8 @@ class FaceEditor:
     name = "edit"
 
     def __init__(self, model: str | object, device=None, *, method: str = "auto",
-                 refine_steps: int | None = None, upscale="auto", level: bool = True, attributes=None):
+                 refine_steps: int | None = None, upscale="auto", level: bool = True, attributes=None,
+                 refiner="auto"):
         card: dict = {}
         if isinstance(model, str):
             from studio.checkpoints import load_model
@@ -190,6 +218,11 @@ class FaceEditor:
 
             upscale = face_upscaler(device)
         self.upscale = upscale
+        if refiner == "auto":  # the shipped face refiner when installed (None: the older transfer)
+            from studio.engines.face_refine import load_refiner
+
+            refiner = load_refiner(device)
+        self.refiner = refiner
         self.level = level
         self._index = {a.lower(): i for i, a in enumerate(self.attributes)}
 
@@ -261,7 +294,7 @@ class FaceEditor:
         yv = torch.tanh(logits / 2)  # = 2*sigmoid(logit) - 1
         z = self._refine(z.clone(), yv.clone(), x64, job.span(0.15, 1.0))
         values = {a: float(v) for a, v in zip(self.attributes, yv)}
-        session = EditSession(self, rgb, box, angle, image64, values, z, yv, np.empty(0), options)
+        session = EditSession(self, rgb, box, angle, image64, values, z, yv, np.empty(0), options, crop)
         session.reconstruction = self._generate(z[None], yv[None])[0]
         job.progress(1.0, "face encoded")
         return session
@@ -322,16 +355,33 @@ class FaceEditor:
         return out.add(1).mul(0.5).clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
 
     def _paste(self, session: EditSession, edited: np.ndarray, job: Job, transfer: str) -> np.ndarray:
-        rgb, (x, y, s, _) = session.rgb, session.box
-        h, w = rgb.shape[:2]
+        s = session.box[2]
         if self.upscale is not None:  # sharper: both through the same SR, so only the edit differs
             big = np.asarray(self.upscale(edited), np.float32)
             change = big - np.asarray(self.upscale(session.image64), np.float32) if transfer != "replace" else big
         else:
             change = edited - session.image64 if transfer != "replace" else edited
         change = _resize(change, s, clip=transfer == "replace")
-        weight = faces.face_weight(s)
         job.progress(0.7, "blending")
+        return self._to_photo(session, change, faces.face_weight(s), transfer)
+
+    def _paste_refined(self, session: EditSession, gen: np.ndarray, job: Job) -> np.ndarray:
+        """The refiner repaints the region the edit changes; the photo keeps every other pixel."""
+        s = session.box[2]
+        region = edit_region(gen, session.reconstruction)
+        if not region.any():
+            return session.rgb.copy()
+        job.progress(0.5, "drawing the edit in the photo's detail")
+        soft = _resize(region, s, clip=True)
+        face = self.refiner(session.crop, soft, gen)
+        job.progress(0.9, "blending")
+        return self._to_photo(session, face, soft * faces.face_weight(s), "replace")
+
+    def _to_photo(self, session: EditSession, change: np.ndarray, weight: np.ndarray, transfer: str) -> np.ndarray:
+        """Rotate a face-square image back into the photo and blend it with `weight` (s x s):
+        added to the photo ("local", "delta") or in place of it ("replace")."""
+        rgb, s = session.rgb, session.box[2]
+        h, w = rgb.shape[:2]
         A = faces.crop_matrix(session.box, session.angle)
         corners = A @ np.array([[0, s - 1, 0, s - 1], [0, 0, s - 1, s - 1], [1, 1, 1, 1]], np.float64)
         x0, y0 = max(0, int(math.floor(corners[0].min()))), max(0, int(math.floor(corners[1].min())))
@@ -356,7 +406,6 @@ class FaceEditor:
             out[y0:y1, x0:x1] = np.where(wgt[..., None] > 0, blended, orig).astype(rgb.dtype)
         else:
             out[y0:y1, x0:x1] = composite(orig, fill.astype(rgb.dtype), wgt)
-        job.progress(1.0, "done")
         return out
 
     # -- the one-shot edit (CLI, batches) --------------------------------------------------

@@ -64,9 +64,9 @@ def _cascade() -> "cv2.CascadeClassifier":
     if not hasattr(cv2, "CascadeClassifier"):
         raise StudioError(
             f"face detection needs OpenCV's Haar cascades, which OpenCV {cv2.__version__} no longer "
-            "has (install opencv-python-headless<5), or give the face's square with --box x,y,w,h",
+            "has (install opencv-contrib-python-headless<5), or give the face's square with --box x,y,w,h",
             gui=f"Face detection needs OpenCV's Haar cascades, which OpenCV {cv2.__version__} no longer has "
-                f"(install opencv-python-headless<5), or {GUI_BOX}.")
+                f"(install opencv-contrib-python-headless<5), or {GUI_BOX}.")
     name = "haarcascade_frontalface_default.xml"
     cascade = bundled_cascade(name)
     if cascade is None:

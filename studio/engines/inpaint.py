@@ -92,3 +92,19 @@ class Inpainter:
         out = self.engine(kind).run(rgb, mask, options, job)
         job.note(f"{kind} engine")
         return out
+
+    def run_variants(self, rgb: np.ndarray, mask: np.ndarray, options: InpaintOptions | None = None,
+                     job: Job | None = None) -> list[np.ndarray]:
+        """options.variants different results, best first (only the face engine makes more than one)."""
+        job = job or quiet_job()
+        options = options or InpaintOptions()
+        kind, options = self.choose(rgb, mask, options)
+        engine = self.engine(kind)
+        if options.variants > 1 and hasattr(engine, "run_variants"):
+            outs = engine.run_variants(rgb, mask, options, job)
+        else:
+            if options.variants > 1:
+                job.note(f"the {kind} engine makes one result: variants are the face engine's")
+            outs = [engine.run(rgb, mask, options, job)]
+        job.note(f"{kind} engine")
+        return outs

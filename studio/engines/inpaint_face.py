@@ -3,6 +3,9 @@
 The search itself lives in latent_search.py; this engine does the photo work around it
 (face framing, padding, bringing the fill back to full resolution and blending only the
 masked region) with the crop/paste machinery the attribute editor shares (faces.py).
+The 64-px fill is brought to size by the face refiner when it is installed (sharp, in the
+photo's own colour and texture: face_refine.py); else by face super-resolution and a
+gradient-domain blend, which leave a softer fill.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ class FaceInpainter:
     name = "face"
 
     def __init__(self, model: str | object = FACE_MODEL, device=None, *, search: SearchOptions | None = None,
-                 upscale="auto", feather: int = 2):
-        """search: the z-search's settings (options.steps overrides its step count per run)."""
+                 upscale="auto", feather: int = 2, refiner="auto"):
+        """search: the z-search's settings (options.steps overrides its step count per run);
+        refiner: "auto" (the shipped one when installed), None (the older path) or a FaceRefine."""
         if isinstance(model, str):
             from studio.checkpoints import load_model
 
@@ -38,10 +42,21 @@ class FaceInpainter:
             upscale = face_upscaler(device)
         self.upscale = upscale
         self.feather = feather
+        if refiner == "auto":
+            from studio.engines.face_refine import load_refiner
+
+            refiner = load_refiner(device)
+        self.refiner = refiner
 
     def run(self, rgb: np.ndarray, mask: np.ndarray, options: InpaintOptions | None = None,
             job: Job | None = None) -> np.ndarray:
         """options: steps, seed and box (the face square; detected when None) are read."""
+        options = dataclasses.replace(options or InpaintOptions(), variants=1)
+        return self.run_variants(rgb, mask, options, job)[0]
+
+    def run_variants(self, rgb: np.ndarray, mask: np.ndarray, options: InpaintOptions | None = None,
+                     job: Job | None = None) -> list[np.ndarray]:
+        """options.variants fills from different GAN faces, best fit first."""
         job = job or quiet_job()
         options = options or InpaintOptions()
         require_hole(mask)
@@ -51,7 +66,13 @@ class FaceInpainter:
         search = self.search_options
         if options.steps is not None:  # a copy: the engine's settings stay as built
             search = dataclasses.replace(search, steps=options.steps)
-        result = self.search.search(crop.image64, crop.hole64, search, job.span(0.02, 0.95), options.seed,
-                                    trust=crop.inside64)
-        job.progress(0.96, "blending")
-        return faces.paste(rgb, crop, result.image, mask, upscale=self.upscale, feather=self.feather, poisson=True)
+        results = self.search.search_many(crop.image64, crop.hole64, options.variants, search, job.span(0.02, 0.9),
+                                          options.seed, trust=crop.inside64)
+        job.progress(0.9, "bringing the face to size")
+        return [self._paste(rgb, mask, crop, r.image) for r in results]
+
+    def _paste(self, rgb: np.ndarray, mask: np.ndarray, crop: faces.FaceCrop, face64: np.ndarray) -> np.ndarray:
+        if self.refiner is not None:
+            face = self.refiner(crop.image, crop.mask, face64)
+            return faces.paste(rgb, crop, face, mask, feather=self.feather)
+        return faces.paste(rgb, crop, face64, mask, upscale=self.upscale, feather=self.feather, poisson=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -172,7 +172,17 @@ class LatentSearch:
         trust: optional 64x64 weight in [0,1] of the known pixels (0 for padding that was
         made up outside the photo, so the search does not try to match it).
         """
+        return self.search_many(image, hole, 1, opts, job, seed, trust)[0]
+
+    def search_many(self, image: np.ndarray, hole: np.ndarray, n: int, opts: SearchOptions | None = None,
+                    job: Job | None = None, seed: int | None = None,
+                    trust: np.ndarray | None = None) -> list[SearchResult]:
+        """n different fills, best first: the n best starting points (of at least 4n random
+        draws) optimised as one batch, each keeping its own best z. For n = 1 this is the
+        plain search (its `keep` best starts compete; the best one wins)."""
         opts = opts or SearchOptions()
+        if n > 1:
+            opts = replace(opts, keep=n, random_starts=max(opts.random_starts, 4 * n))
         job = job or quiet_job()
         t0 = time.perf_counter()
         gen = torch.Generator().manual_seed(seed if seed is not None else torch.seed() % (2**63))
@@ -181,20 +191,21 @@ class LatentSearch:
         job.progress(0.0, "choosing a starting face")
         z = self._starts(target, w, opts, gen).requires_grad_(True)
         optim = torch.optim.Adam([z], lr=opts.lr)
-        best_loss, best_z, stale, history = math.inf, None, 0, []
-        step = 0
+        best_loss = torch.full((z.shape[0],), math.inf)
+        best_z = z.detach().clone()
+        stale, history, step = 0, [], 0
         for step in range(1, opts.steps + 1):
             optim.zero_grad(set_to_none=True)
             fake = self.model.generator(z)
             total, _ = self._losses(fake, target, w, wx, wy, opts)
-            i = int(total.detach().argmin())
-            loss_now = float(total.detach()[i])
-            history.append(loss_now)
-            # Remember the z that produced this loss (before the step moves it).
-            if best_z is None or loss_now < best_loss - 1e-3 * abs(best_loss):
-                best_loss, best_z, stale = loss_now, z.detach()[i:i + 1].clone(), 0
-            else:
-                stale += 1
+            now = total.detach().float().cpu()
+            i = int(now.argmin())
+            history.append(float(now[i]))
+            # Remember each sample's z that produced its best loss (before the step moves it).
+            better = now < best_loss - 1e-3 * best_loss.abs().nan_to_num(posinf=0)
+            best_loss = torch.where(better, now, best_loss)
+            best_z[better.to(best_z.device)] = z.detach()[better.to(z.device)]
+            stale = 0 if bool(better.any()) else stale + 1
             total.sum().backward()
             optim.step()
             with torch.no_grad():
@@ -203,11 +214,13 @@ class LatentSearch:
             job.progress(step / opts.steps, SEARCHING, preview)
             if opts.patience and stale >= opts.patience:
                 break
+        order = torch.argsort(best_loss)[: max(1, n)]
         with torch.no_grad():
-            out = self.model.generator(best_z)
+            out = self.model.generator(best_z[order.to(best_z.device)])
         job.progress(1.0, f"search done in {step} steps")
-        return SearchResult(_to_image(out[0]), best_z[0].cpu().numpy(), float(best_loss), step,
-                            time.perf_counter() - t0, history)
+        secs = time.perf_counter() - t0
+        return [SearchResult(_to_image(o), best_z[k].cpu().numpy(), float(best_loss[k]), step, secs, history)
+                for o, k in zip(out, order.tolist())]
 
 
 SEARCHING = "searching for the face that fits the photo"  # what a person reads while the search runs

@@ -4,5 +4,5 @@ from studio.nets import registry
 
 # Every module that defines an architecture is listed here once.
 for _m in ("studio.nets.tiny", "studio.nets.dcgan", "studio.nets.srresnet", "studio.nets.inpaint_net",
-           "studio.nets.icgan", "studio.nets.span"):
+           "studio.nets.icgan", "studio.nets.span", "studio.nets.face_refiner"):
     registry.add_module(_m)

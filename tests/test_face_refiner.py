@@ -1,0 +1,176 @@
+"""The face refiner: its net, its use by the restoration and edit engines, variants, and its trainer."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from studio.catalogue import EditOptions, InpaintOptions
+from studio.engines.edit import FaceEditor, edit_region
+from studio.engines.face_refine import FaceRefine
+from studio.engines.inpaint_face import FaceInpainter
+from studio.engines.latent_search import SearchOptions
+from studio.nets.dcgan import DCGAN64
+from studio.nets.face_refiner import FaceRefiner
+from studio.nets.icgan import IcGAN64
+
+
+def smooth_image(h, w, seed):
+    rng = np.random.default_rng(seed)
+    small = rng.random((h // 16 + 2, w // 16 + 2, 3)).astype(np.float32)
+    return np.clip(cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC), 0, 1)
+
+
+@pytest.fixture(scope="module")
+def refine():
+    torch.manual_seed(0)
+    return FaceRefine(FaceRefiner(width=8, blocks=1))
+
+
+@pytest.fixture(scope="module")
+def trained_refine():
+    """A refiner whose residual is not zero, so it changes what it is given."""
+    torch.manual_seed(1)
+    net = FaceRefiner(width=8, blocks=1)
+    torch.nn.init.normal_(net.out.weight, std=0.05)
+    return FaceRefine(net)
+
+
+def test_an_untrained_refiner_returns_the_coarse_face_and_any_multiple_of_16_works():
+    net = FaceRefiner(width=8, blocks=1)
+    coarse = torch.rand(2, 3, 48, 80) * 2 - 1
+    out = net(coarse, torch.rand(2, 3, 48, 80), torch.ones(2, 1, 48, 80))
+    assert torch.equal(out, coarse)  # zero-initialised residual: the engine's old result to start from
+    with pytest.raises(ValueError):
+        FaceRefiner(width=2)
+
+
+def test_the_refiner_sees_the_known_pixels_but_not_the_blanked_ones(trained_refine):
+    net = trained_refine.net
+    coarse = torch.zeros(1, 3, 64, 64)
+    mask = torch.zeros(1, 1, 64, 64)
+    mask[..., 16:48, 16:48] = 1
+    a = torch.rand(1, 3, 64, 64)
+    b = a.clone()
+    b[..., 16:48, 16:48] = torch.rand(1, 3, 32, 32)  # differs only where the mask blanks it
+    with torch.no_grad():
+        assert torch.equal(net(coarse, a, mask), net(coarse, b, mask))
+        c = a.clone()
+        c[..., :8, :8] = 0  # a known pixel changed: the output changes
+        assert not torch.equal(net(coarse, a, mask), net(coarse, c, mask))
+
+
+def _dcgan():
+    """A tiny random DCGAN whose faces differ visibly from z to z (DCGAN's own init barely does)."""
+    torch.manual_seed(0)
+    net = DCGAN64(ngf=8, ndf=8, nef=8).eval()
+    for m in net.generator.modules():
+        if isinstance(m, torch.nn.ConvTranspose2d):
+            torch.nn.init.normal_(m.weight, std=0.15)
+    return net
+
+
+def test_restoration_with_the_refiner_changes_only_the_hole_and_fills_it_with_the_gan_face(refine):
+    img = smooth_image(96, 128, 0)
+    mask = np.zeros(img.shape[:2], np.float32)
+    mask[30:60, 50:80] = 1
+    eng = FaceInpainter(_dcgan(), search=SearchOptions(steps=3, random_starts=4), upscale=None, refiner=refine,
+                        feather=2)
+    out = eng.run(img, mask, InpaintOptions(seed=1, box=(30, 10, 80, 80)))
+    near = cv2.dilate(mask, np.ones((5, 5), np.uint8)) > 0  # the mask plus its 2-px feather
+    assert np.array_equal(out[~near], img[~near])
+    assert np.abs(out[35:55, 55:75] - img[35:55, 55:75]).mean() > 0.02  # the hole was repainted
+
+
+def test_variants_are_different_fills_of_the_same_hole(refine):
+    img = smooth_image(64, 64, 2)
+    mask = np.zeros((64, 64), np.float32)
+    mask[16:48, 16:48] = 1
+    eng = FaceInpainter(_dcgan(), search=SearchOptions(steps=3, random_starts=8), upscale=None, refiner=refine)
+    outs = eng.run_variants(img, mask, InpaintOptions(seed=0, box=(0, 0, 64, 64), variants=3))
+    assert len(outs) == 3
+    for o in outs[1:]:
+        assert np.abs(o - outs[0])[20:44, 20:44].mean() > 1e-3
+        assert np.array_equal(o[mask == 0][:10], outs[0][mask == 0][:10])
+    best = eng.run(img, mask, InpaintOptions(seed=0, box=(0, 0, 64, 64), variants=3))
+    np.testing.assert_allclose(best, outs[0], atol=1e-5)  # run() is the best variant (batch rounding aside)
+
+
+def _icgan():
+    torch.manual_seed(0)
+    net = IcGAN64(ngf=8, ndf=8, nef=8, ney=8).eval()
+    for m in net.generator.modules():  # visible edits from a random generator (see _dcgan)
+        if isinstance(m, torch.nn.ConvTranspose2d):
+            torch.nn.init.normal_(m.weight, std=0.15)
+    return net
+
+
+def test_edit_region_is_empty_without_a_change_and_covers_a_changed_patch():
+    rec = np.full((64, 64, 3), 0.5, np.float32)
+    assert not edit_region(rec, rec).any()
+    gen = rec.copy()
+    gen[40:50, 20:44] += 0.3
+    region = edit_region(gen, rec)
+    assert region[45, 30] == 1 and region[5, 5] == 0
+    assert region[38, 30] > 0  # grown past the change, so the refiner sees its edges
+
+
+def test_an_edit_through_the_refiner_keeps_every_pixel_outside_its_region(trained_refine):
+    img = smooth_image(120, 160, 3)
+    ed = FaceEditor(_icgan(), upscale=None, refine_steps=0, refiner=trained_refine)
+    session = ed.encode(img, options=EditOptions(changes=(("Smiling", 1.0),), box=(40, 20, 80, 80)))
+    assert np.array_equal(session.render(session.values), img)  # nothing moved: nothing changes
+    name = ed.attributes[0]
+    out = session.render({**session.values, name: 2.0})
+    changed = np.abs(out - img).sum(2) > 0
+    assert changed.any()
+    gen = ed._generate(*(t[None] for t in ed._latents(session, {**session.values, name: 2.0})))[0]
+    region = cv2.resize(edit_region(gen, session.reconstruction), (80, 80), interpolation=cv2.INTER_LANCZOS4)
+    inside = np.zeros(img.shape[:2], bool)
+    inside[20:100, 40:120] = region > 0
+    assert not changed[~inside].any()
+
+
+def test_cli_variants_write_numbered_files(tmp_path):
+    from studio.cli import main
+
+    img = (smooth_image(96, 96, 4) * 255).astype(np.uint8)
+    Image.fromarray(img).save(tmp_path / "face.png")
+    m = np.zeros((96, 96), np.uint8)
+    m[30:60, 30:60] = 255
+    Image.fromarray(m).save(tmp_path / "mask.png")
+    rc = main(["inpaint", str(tmp_path / "face.png"), str(tmp_path / "mask.png"), "-o", str(tmp_path / "out.png"),
+               "--engine", "face", "--box", "0,0,96,96", "--steps", "3", "--variants", "3", "--seed", "1", "--quiet"])
+    assert rc == 0
+    outs = [np.asarray(Image.open(tmp_path / n)) for n in ("out.png", "out-2.png", "out-3.png")]
+    assert not np.array_equal(outs[0], outs[1]) and not np.array_equal(outs[1], outs[2])
+    assert not (tmp_path / "out-4.png").exists()
+
+
+def test_trainer_smoke_run_resumes_and_exports_a_loadable_refiner(tmp_path):
+    from studio.checkpoints import load_model
+    from studio.train import face_refiner as trainer
+
+    data, masks = tmp_path / "faces", tmp_path / "masks"
+    data.mkdir()
+    masks.mkdir()
+    for i in range(1, 15):
+        Image.fromarray((smooth_image(256, 256, i) * 255).astype(np.uint8)).save(data / f"{i}.jpg")
+    hole = np.zeros((64, 64), np.uint8)
+    hole[10:30, 5:60] = 255
+    Image.fromarray(hole).save(masks / "10_a.png")
+    base = ["--data", str(data), "--masks", str(masks), "--out", str(tmp_path / "run"), "--val-holdout", "4",
+            "--batch", "2", "--width", "8", "--blocks", "1", "--critic-width", "8", "--adv-start", "1",
+            "--val-every", "2", "--threads", "2", "--fit-steps", "2"]
+    trainer.main(base + ["--max-steps", "2"])
+    assert (tmp_path / "run" / "coarse.npz").is_file()  # the GAN faces are computed once per run folder
+    trainer.main(base + ["--max-steps", "3", "--export", str(tmp_path / "store" / "face-refiner")])
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "resumed" in log and "val step 2" in log
+    net, info = load_model(str(tmp_path / "store" / "face-refiner.safetensors"))
+    card = json.loads((tmp_path / "store" / "face-refiner.json").read_text())
+    assert card["training"]["steps"] == 3 and "non-commercial" in card["license"]
+    assert isinstance(net, FaceRefiner) and net.config == {"width": 8, "blocks": 1}
