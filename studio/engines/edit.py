@@ -159,10 +159,23 @@ class EditSession:
         edited = self.preview(values, transfer)
         job.progress(0.3, "bringing the face back to size")
         ed = self.editor
-        if transfer == "local" and ed.refiner is not None and self.crop is not None:
-            gen = ed._generate(*(t[None] for t in ed._latents(self, ed.check_attributes(values or {}))))[0]
-            return ed._paste_refined(self, gen, job)
+        if self.refined(transfer):
+            return ed._paste_refined(self, self.generated(values), job)
         return ed._paste(self, edited, job, transfer)
+
+    def refined(self, transfer: str | None = None) -> bool:
+        """True when render() has the face refiner repaint the edit's region."""
+        return self.transfer_for(transfer) == "local" and self.editor.refiner is not None and self.crop is not None
+
+    def generated(self, values: dict[str, float] | None = None) -> np.ndarray:
+        """G(z', y') of these values: the 64x64 edited face itself, float32 [0, 1]."""
+        ed = self.editor
+        return ed._generate(*(t[None] for t in ed._latents(self, ed.check_attributes(values or {}))))[0]
+
+    def region(self, values: dict[str, float] | None = None) -> np.ndarray:
+        """(64, 64) in [0, 1], in the levelled face square: where a refined render of these
+        values may change the photo (edit_region of the edit)."""
+        return edit_region(self.generated(values), self.reconstruction)
 
     def transfer_for(self, transfer: str | None) -> str:
         """The transfer of one call: the session's unless given (checked like any option)."""
