@@ -2,6 +2,7 @@
 
     studio bench edit --faces ../shared/data/faces/celebahq/64 --attrs ../shared/data/faces/celebahq/list_attr.txt \
         --n 200 --grid edit-grid.jpg [--calibrate] [--update-card]
+    studio bench edit --size 256 --faces ../shared/data/faces/celebahq/256 --attrs ...  # see edit256.py
 
 Per attribute and on average, on the last --holdout faces by file number (never trained on):
   E_y acc    E_y's reading of the face vs the label file
@@ -31,12 +32,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from studio.bench.by_size import run_for_size
 from studio.catalogue import EditOptions, tool
 from studio.data.attributes import labels_for, read_labels
 from studio.data.images import list_images, read_square
@@ -222,7 +225,14 @@ def save_grid(path: Path, editor, faces: list[np.ndarray], rows: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    at_256 = run_for_size(argv, "studio bench edit", {256: "studio.bench.edit256"}, 64,
+                          "64 (edits scored at 64 px) or 256 (edits rendered at 256 px)")
+    if at_256 is not None:
+        return at_256
     p = argparse.ArgumentParser(prog="studio bench edit", description=__doc__.split("\n\n")[0])
+    p.add_argument("--size", type=int, default=64, choices=(64, 256),
+                   help="64: this benchmark; 256: edits rendered at 256 px (studio/bench/edit256.py)")
     p.add_argument("--faces", type=Path, required=True, help="folder of 64x64 faces named like CelebA-HQ")
     p.add_argument("--attrs", type=Path, required=True, help="CelebA attribute file for those faces")
     p.add_argument("--holdout", type=int, default=1000,

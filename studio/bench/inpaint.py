@@ -3,6 +3,7 @@
     studio bench inpaint --faces ../shared/data/faces/celebahq/64 --holdout 1000 --n 100 --masks center
     studio bench inpaint --faces ... --masks ../shared/data/masks/irregular --mask-bins 06,08,10
     studio bench inpaint --photos DIR --masks DIR ...     # any photo: see studio/bench/photo_inpaint.py
+    studio bench inpaint --faces ../shared/data/faces/celebahq/256 --size 256 ...  # see face_inpaint256.py
 
 Compares, on the same faces and masks: the face engine at its defaults ("ours"), the Yeh et al.
 style baseline (1500 steps, one random start, no structure loss), and OpenCV's Telea and
@@ -20,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from studio.bench.by_size import run_for_size
 from studio.data.images import list_images, read_square
 from studio.catalogue import InpaintOptions
 from studio.engines.inpaint_classic import ClassicInpainter
@@ -29,11 +31,13 @@ from studio.metrics import psnr
 METHODS = ("ours", "baseline", "telea", "ns")
 
 
-def masks_for(spec: str, n: int, bins: str | None, seed: int) -> list[np.ndarray]:
-    """n 64x64 float masks: the centre 32x32 square, or drawn from a folder of masks."""
+def masks_for(spec: str, n: int, bins: str | None, seed: int, size: int = 64,
+              interpolation: int = cv2.INTER_AREA) -> list[np.ndarray]:
+    """n size x size float masks: the centre square of half the side (32x32 at 64), or drawn from a
+    folder of masks (white = hole) and resized with `interpolation`."""
     if spec == "center":
-        m = np.zeros((64, 64), np.float32)
-        m[16:48, 16:48] = 1
+        m = np.zeros((size, size), np.float32)
+        m[size // 4:size * 3 // 4, size // 4:size * 3 // 4] = 1
         return [m] * n
     files = sorted(p for p in Path(spec).glob("*.png"))
     if bins:
@@ -45,9 +49,19 @@ def masks_for(spec: str, n: int, bins: str | None, seed: int) -> list[np.ndarray
     out = []
     for p in rng.choice(files, size=n, replace=len(files) < n):
         m = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
-        m = cv2.resize(m, (64, 64), interpolation=cv2.INTER_AREA)
+        m = cv2.resize(m, (size, size), interpolation=interpolation)
         out.append((m > 0.5).astype(np.float32))
     return out
+
+
+def pick_faces(folder: Path, holdout: int, n: int, size: int) -> list[np.ndarray]:
+    """n faces evenly spread over the last `holdout` files in numeric name order (the trainers'
+    validation faces; 0 = all), as float32 size x size RGB in [0, 1]."""
+    files = list_images(folder)
+    if holdout:
+        files = files[-holdout:]
+    idx = np.linspace(0, len(files) - 1, min(n, len(files))).round().astype(int)
+    return [read_square(files[i], size) for i in idx]
 
 
 def make_method(name: str, model, seed: int):
@@ -57,9 +71,9 @@ def make_method(name: str, model, seed: int):
     # The benchmark faces are already framed like training faces.
     options = InpaintOptions(seed=seed, box=(0, 0, 64, 64))
     if name == "ours":
-        engine = FaceInpainter(model, upscale=None)  # scored at 64x64
+        engine = FaceInpainter(model, upscale=None, refiner=None)  # the search's own fill, scored at 64x64
     elif name == "baseline":
-        engine = FaceInpainter(model, search=SearchOptions.baseline(), upscale=None)
+        engine = FaceInpainter(model, search=SearchOptions.baseline(), upscale=None, refiner=None)
     else:
         engine = ClassicInpainter(method="telea" if name == "telea" else "ns")
     return lambda image, mask: engine.run(image, mask, options)
@@ -110,9 +124,15 @@ def main(argv: list[str] | None = None) -> int:
         from studio.bench import photo_inpaint  # the general-photo benchmark has its own options
 
         return photo_inpaint.main(argv)
+    code = run_for_size(argv, "studio bench inpaint", {256: "studio.bench.face_inpaint256"}, 64,
+                        "64 (the 64-px face engine's benchmark) or 256 (restoration at 256 px)")
+    if code is not None:
+        return code
     p = argparse.ArgumentParser(prog="studio bench inpaint", description=__doc__.split("\n\n")[0])
     p.add_argument("--faces", type=Path, required=True,
                    help="folder of face images (resized to 64x64); --photos DIR benchmarks general photos instead")
+    p.add_argument("--size", type=int, default=64, choices=(64, 256),
+                   help="64: this benchmark; 256: restoration at 256 px (studio/bench/face_inpaint256.py)")
     p.add_argument("--holdout", type=int, default=1000,
                    help="use only the last N files by number (the training script's validation faces); 0 = all")
     p.add_argument("--n", type=int, default=50, help="faces to evaluate (evenly spread over the set)")
@@ -132,11 +152,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    files = list_images(args.faces)  # numeric order, as the trainer's holdout split
-    if args.holdout:
-        files = files[-args.holdout:]
-    idx = np.linspace(0, len(files) - 1, min(args.n, len(files))).round().astype(int)
-    faces = [read_square(files[i], 64) for i in idx]
+    faces = pick_faces(args.faces, args.holdout, args.n, 64)
     masks = masks_for(args.masks, len(faces), args.mask_bins, args.seed)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = set(methods) - set(METHODS)

@@ -102,21 +102,22 @@ def evaluate(engines: dict, photos: list[np.ndarray], masks: list[np.ndarray], s
             patches.append(pyramid_patches(out, m > 0.5, levels, SWD_PATCHES, rng))
             outs.append(out)
         results[name] = dict(psnr_hole=float(np.mean(hole_p)), psnr_whole=float(np.mean(whole_p)),
-                             detail_hole=float(np.mean(detail)), texture=sliced_wasserstein(_pool(patches), _pool(truth)),
+                             detail_hole=float(np.mean(detail)), texture=sliced_wasserstein(pool_levels(patches), pool_levels(truth)),
                              sec_per_image=float(np.mean(secs)))
         outputs[name] = outs
     return results, outputs
 
 
-def _pool(per_image: list[list[np.ndarray]]) -> list[np.ndarray]:
+def pool_levels(per_image: list[list[np.ndarray]]) -> list[np.ndarray]:
     """Per-level patch sets of many images, concatenated level by level."""
     return [np.concatenate([p[k] for p in per_image]) for k in range(len(per_image[0]))]
 
 
-def save_grid(path: Path, photos, masks, outputs, columns: int = 6) -> None:
-    """Rows: masked input / Telea / PatchMatch / net / photo / original; one column per photo."""
+def save_grid(path: Path, photos, masks, outputs, columns: int = 6, methods=GRID_ROWS) -> None:
+    """Rows: masked input (holes white) / each of `methods` that ran (Telea / PatchMatch / net /
+    photo) / original; one column per photo, at 100 %."""
     rows = [[p * (1 - m[..., None]) + m[..., None] for p, m in zip(photos, masks)]]
-    rows += [outputs[k] for k in GRID_ROWS if k in outputs]
+    rows += [outputs[k] for k in methods if k in outputs]
     rows.append(photos)
     s, pad = photos[0].shape[0], 4
     cols = min(columns, len(photos))

@@ -172,10 +172,12 @@ class EditSession:
         ed = self.editor
         return ed._generate(*(t[None] for t in ed._latents(self, ed.check_attributes(values or {}))))[0]
 
-    def region(self, values: dict[str, float] | None = None) -> np.ndarray:
-        """(64, 64) in [0, 1], in the levelled face square: where a refined render of these
-        values may change the photo (edit_region of the edit)."""
-        return edit_region(self.generated(values), self.reconstruction)
+    def region(self, values: dict[str, float] | None = None, side: int | None = None) -> np.ndarray:
+        """(side, side) in [0, 1] (default 64), in the levelled face square: where a refined
+        render of these values may change the photo (edit_region of the edit, resized as the
+        render resizes it)."""
+        region = edit_region(self.generated(values), self.reconstruction)
+        return region if side is None else _resize(region, side, clip=True)
 
     def transfer_for(self, transfer: str | None) -> str:
         """The transfer of one call: the session's unless given (checked like any option)."""
@@ -385,7 +387,7 @@ class FaceEditor:
         if not region.any():
             return session.rgb.copy()
         job.progress(0.5, "drawing the edit in the photo's detail")
-        soft = _resize(region, s, clip=True)
+        soft = _resize(region, s, clip=True)  # as EditSession.region(values, s)
         face = self.refiner(session.crop, soft, gen)
         job.progress(0.9, "blending")
         return self._to_photo(session, face, soft * faces.face_weight(s), "replace")
