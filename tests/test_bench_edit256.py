@@ -38,7 +38,7 @@ def setup(tmp_path, model_folders):
     icgan = IcGAN64(ngf=8, ndf=8, nef=8, ney=8)
     for m in icgan.generator.modules():
         if isinstance(m, torch.nn.ConvTranspose2d):
-            torch.nn.init.normal_(m.weight, std=0.15)
+            torch.nn.init.normal_(m.weight, std=0.3)
     save_checkpoint(icgan, bundled / "icgan-t", architecture="icgan64", dtype=torch.float32,
                     config={"ngf": 8, "ndf": 8, "nef": 8, "ney": 8}, card={"edit": {"refine_steps": 2}})
     save_checkpoint(AttributeJudge(18, 4), bundled / "judge-t", architecture="attr-judge64",

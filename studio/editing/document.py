@@ -162,6 +162,26 @@ class Document:
         step = self.history.take_redo()
         return step, self._apply(step, forward=True)
 
+    def replace_step(self, old: Step, new: Step) -> Change:
+        """Show `new` in the place of `old`, the last done step that changed the image (another
+        variant of the same result): undo still leads back to the image before `old`. Both change
+        the image in place (not its size); their mask patches are the caller's to keep the same."""
+        if self.history.last_image_step() is not old or old.before is not None or new.before is not None:
+            raise ValueError("only the last image change, made in place, can be replaced")
+        from studio.editing.brush import union
+
+        rect = None
+        for p, data in [(p, p.before) for p in old.patches] + [(p, p.after) for p in new.patches]:
+            if p.layer == "image":
+                x, y, w, h = p.rect
+                self.picture.rgb[y:y + h, x:x + w] = hist.dequantize(data)
+                rect = union(rect, p.rect)
+        index = next(i for i, s in enumerate(self.history.steps) if s is old)
+        self.history.steps[index] = new
+        self.revision += 1
+        self.image_revision += 1
+        return Change(image=rect)
+
     def _apply(self, step: Step, forward: bool) -> Change:
         self.revision += 1
         if step.changes_image:

@@ -30,6 +30,7 @@ from studio.ui.preview import PreviewWidget
 from studio.ui.settings import Settings, SettingsDialog
 from studio.ui.shortcuts_dialog import show_shortcuts
 from studio.ui.tool_panel import Panel
+from studio.ui.variants import NEXT_KEY, PREVIOUS_KEY
 from studio.ui.video_panel import VideoPanel
 from studio.ui.worker import JobRunner, time_left
 
@@ -151,6 +152,13 @@ class MainWindow(QMainWindow):
         self.batch_dialog = None  # made on first use; keeps its folders for the session
         self.tool_actions = {name: a(p.tool.action, lambda _=False, n=name: self.run_tool(n), p.tool.shortcut or None)
                              for name, p in self.panels.items()}
+        self.act_previous_variant = a("&Previous variant", lambda: self.flip_variant(-1), PREVIOUS_KEY,
+                                      tip="Show the previous of a fill's variants in its place")
+        self.act_next_variant = a("&Next variant", lambda: self.flip_variant(1), NEXT_KEY,
+                                  tip="Show the next of a fill's variants in its place")
+        for bar in self._variant_bars():
+            bar.changed.connect(lambda _=False: self._update_variant_actions())
+        self._update_variant_actions()
         self.act_models = a("&Models and about…", self.open_models)
         self.act_shortcuts = a("&Keyboard shortcuts", lambda: show_shortcuts(self), "Ctrl+/")
 
@@ -201,7 +209,8 @@ class MainWindow(QMainWindow):
                     masks.act_damage, None, masks.act_mask_color, masks.act_load_mask, masks.act_save_mask):
             m.addSeparator() if act is None else m.addAction(act)
         m = self.menuBar().addMenu("&Tools")
-        for act in (*self.tool_actions.values(), None, self.act_batch, None, self.act_cancel):
+        for act in (*self.tool_actions.values(), self.act_previous_variant, self.act_next_variant, None,
+                    self.act_batch, None, self.act_cancel):
             m.addSeparator() if act is None else m.addAction(act)
         m = self.menuBar().addMenu("&Help")
         m.addAction(self.act_shortcuts)
@@ -339,6 +348,40 @@ class MainWindow(QMainWindow):
         if tool:
             self.resultApplied.emit(tool)
         self.status(message, RESULT_MESSAGE_MS)
+
+    def replace_step(self, old, new, message: str) -> bool:
+        """Show another variant of the last result in its place (Document.replace_step): still one
+        undo step; a compare view stays on, now showing this variant."""
+        doc = self.document
+        if doc is None or doc.stroking:
+            return False
+        if self.runner.busy:
+            self.status("Wait for the running job to finish (or cancel it with Esc) before choosing a variant")
+            return False
+        compare, split = self.canvas.compare, self.canvas.split_x
+        self.refresh(doc.replace_step(old, new))
+        for panel in self.panels.values():
+            panel.follow_step(new, None)
+        if compare:
+            self.toggle_compare(True)
+            self.canvas.set_split(split)
+        self.status(message, RESULT_MESSAGE_MS)
+        return True
+
+    def _variant_bars(self):
+        return [p.variants for p in self.panels.values() if getattr(p, "variants", None) is not None]
+
+    def flip_variant(self, delta: int) -> None:
+        """The keyboard's way to the variants bar: the bar showing (else it says there is none)."""
+        bars = self._variant_bars()
+        bar = next((b for b in bars if b.active), bars[0] if bars else None)
+        if bar is not None:
+            bar.flip(delta)
+
+    def _update_variant_actions(self) -> None:
+        active = any(bar.active for bar in self._variant_bars())
+        self.act_previous_variant.setEnabled(active)
+        self.act_next_variant.setEnabled(active)
 
     def set_document(self, doc: Document | None) -> None:
         """Show another image (opened, pasted, recovered) in place of the current one."""

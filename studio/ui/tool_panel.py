@@ -4,7 +4,9 @@ catalogue gets unless it names its own.
 The generic panel shows the tool's options (built from its options class), a model list when
 the tool takes checkpoints, and one button; a run is one background job that ends as one undo
 step: the image changed in place, or a new size (with alpha and mask scaled along). A tool that
-reads the mask gets the filled mask cleared in the same step, so undo brings both back.
+reads the mask gets the filled mask cleared in the same step, so undo brings both back. A tool
+whose options have `variants` and whose engine has `run_variants` gets a bar to flip between
+the results of a run (studio/ui/variants.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from studio.editing.document import Document
 from studio.errors import StudioError
 from studio.model_cache import ModelCache
 from studio.ui.options_form import OptionsForm
+from studio.ui.variants import NEXT_KEY, Variants, VariantsBar, variant_crops
 
 if TYPE_CHECKING:
     from studio.ui.settings import Settings
@@ -42,6 +45,7 @@ class Host(Protocol):
     def show_face_box(self, box) -> None: ...
     def start_job(self, name: str, fn, on_result, *, latest: str | None = None) -> bool: ...
     def apply_step(self, step, message: str, tool: str = "") -> None: ...
+    def replace_step(self, old, new, message: str) -> bool: ...
 
 
 class Panel(Protocol):
@@ -83,6 +87,9 @@ class ToolPanel(QWidget):
         self.run_button = QPushButton(tool.action.replace("&", ""))  # no access key: Alt+F is the File menu
         self.run_button.clicked.connect(self.run)
         layout.addWidget(self.run_button)
+        self.variants = VariantsBar(host) if "variants" in self.form.field_names else None
+        if self.variants is not None:
+            layout.addWidget(self.variants)
         layout.addStretch(1)
         self.refresh()
 
@@ -108,6 +115,8 @@ class ToolPanel(QWidget):
 
     def document_changed(self) -> None:
         doc, s = self.host.document, self.tool.scale
+        if self.variants is not None:
+            self.variants.sync()
         if doc is None or s == 1:
             self.size_label.setText("")
             return
@@ -115,7 +124,9 @@ class ToolPanel(QWidget):
         self.size_label.setText(f"{w}×{h} → {s * w}×{s * h}")
 
     def follow_step(self, step, undo: bool | None = None) -> None:
-        """Each run starts from the image as it is: nothing to follow."""
+        """Each run starts from the image as it is; the variants bar shows while its result is the last."""
+        if self.variants is not None:
+            self.variants.sync()
 
     # ------------------------------------------------------------ running
     def options(self):
@@ -161,9 +172,16 @@ class ToolPanel(QWidget):
 
         def work(job):
             job.progress(0.0, f"loading {model}" if model else "loading the engine")
-            out = cache.engine(tool.name, model, device).run(rgb, mask, options, job)
+            engine = cache.engine(tool.name, model, device)
+            if getattr(options, "variants", 1) > 1 and hasattr(engine, "run_variants"):
+                outs = engine.run_variants(rgb, mask, options, job)
+            else:
+                outs = [engine.run(rgb, mask, options, job)]
             what = "; ".join(([model] if model else []) + job.notes) or tool.title
-            before, after = hist.quantize(rgb, bits), hist.quantize(out, bits)
+            before, after = hist.quantize(rgb, bits), hist.quantize(outs[0], bits)
+            if len(outs) > 1:
+                return what, variant_crops(before, [after, *(hist.quantize(o, bits) for o in outs[1:])])
+            out = outs[0]
             if out.shape[:2] != rgb.shape[:2]:
                 new_alpha = resize_alpha(alpha, (out.shape[1], out.shape[0])) if alpha is not None else None
                 return what, (after, new_alpha, before)
@@ -172,14 +190,17 @@ class ToolPanel(QWidget):
         def done(result):
             what, step = result
             doc = self.host.document
-            if isinstance(step, tuple):
-                step = doc.resize_step(f"{tool.step_label} ({what})", *step)
-            elif step is not None and tool.mask:
-                cleared = hist.mask_step("", doc.mask, np.zeros_like(doc.mask))
-                if cleared is not None:
-                    step.patches += cleared.patches
+            cleared = hist.mask_step("", doc.mask, np.zeros_like(doc.mask)) if tool.mask else None
             h, w = doc.size[1], doc.size[0]
             message = tool.done.format(what=what, title=tool.title, size=f"{w * tool.scale}×{h * tool.scale}")
+            if isinstance(step, Variants):  # the first applied; the bar flips to the others
+                n = len(step.afters)
+                step = self.variants.offer(step, f"{tool.step_label} ({what})", cleared.patches if cleared else [])
+                message += f". Variant 1 of {n}: {NEXT_KEY} shows the next"
+            elif isinstance(step, tuple):
+                step = doc.resize_step(f"{tool.step_label} ({what})", *step)
+            elif step is not None and cleared is not None:
+                step.patches += cleared.patches
             self.host.apply_step(step, message if step else f"{tool.title}: the result changed nothing",
                                  tool=tool.name)
 
