@@ -57,6 +57,32 @@ def test_upscale_with_a_real_tiny_checkpoint_is_one_undoable_step(qtbot, tiny_sr
     assert w.document.size == (256, 192)
 
 
+def test_a_2x_community_model_is_sized_and_run_at_its_own_scale(qtbot, tiny_srgan, opened):  # noqa: F811
+    import importlib.util
+
+    if importlib.util.find_spec("spandrel") is None:
+        pytest.skip("spandrel is not installed")
+    import torch
+    from safetensors.torch import save_file
+
+    from studio import community
+
+    arch = community.import_spandrel().architectures
+    torch.manual_seed(0)
+    net = arch.Compact.Compact(num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, upscale=2)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tiny_srgan / "2x-compact.safetensors"))
+    w = opened
+    panel = w.panel("upscale")
+    panel.refresh()
+    assert "64×48 → 256×192" in panel.size_label.text()  # the 4x srgan first
+    panel.model.setCurrentText("2x-compact")
+    assert "64×48 → 128×96" in panel.size_label.text()
+    assert panel.run()
+    wait_idle(qtbot, w, 60_000)
+    assert not w.dialogs.errors, w.dialogs.errors
+    assert w.document.size == (128, 96) and "128×96" in w.statusBar().currentMessage()
+
+
 def test_upscale_refuses_results_over_the_pixel_limit(opened, tiny_srgan, monkeypatch):  # noqa: F811
     monkeypatch.setenv("STUDIO_MAX_PIXELS", "10000")
     opened.panel("upscale").refresh()

@@ -92,6 +92,7 @@ class ToolPanel(QWidget):
             layout.addWidget(self.variants)
         layout.addStretch(1)
         self.refresh()
+        self.model.currentTextChanged.connect(lambda _: self.document_changed())  # a 2x model: another size
 
     def _remember(self, name: str) -> None:
         """Store one changed value (others stored, e.g. by the Settings dialog, stay as they are)."""
@@ -113,8 +114,27 @@ class ToolPanel(QWidget):
             w.setEnabled(reason is None)
         self.document_changed()
 
+    def scale(self) -> int:
+        """How many times larger the result is: the tool's scale, or the chosen community
+        model's own (2x, 8x ...; detected once per file by loading it)."""
+        s = self.tool.scale
+        name = self.model.currentText() if self.tool.architectures else ""
+        if s == 1 or not name:
+            return s
+        from studio.checkpoints import find_checkpoint
+
+        try:
+            info = find_checkpoint(name)
+            if info.architecture == "community":
+                from studio import community
+
+                return community.scale_of(info.weights)
+        except (StudioError, OSError):  # an unusable file: the run will say why
+            pass
+        return s
+
     def document_changed(self) -> None:
-        doc, s = self.host.document, self.tool.scale
+        doc, s = self.host.document, self.scale()
         if self.variants is not None:
             self.variants.sync()
         if doc is None or s == 1:
@@ -138,7 +158,7 @@ class ToolPanel(QWidget):
         """Why the tool cannot run on the document now, or None."""
         from studio.imageio import format_pixels, max_pixels
 
-        doc, s = self.host.document, self.tool.scale
+        doc, s = self.host.document, self.scale()
         if doc is None:
             return "Open an image first"
         if self.tool.mask and not doc.has_mask():
@@ -166,6 +186,7 @@ class ToolPanel(QWidget):
         doc, tool = self.host.document, self.tool
         model = self.model.currentText() or None if tool.architectures else None
         device, cache = self.host.settings.device, self.host.cache
+        scale = self.scale()
         # The image is not changed while a job runs; the mask may be, so the job takes a copy.
         rgb, alpha, bits = doc.picture.rgb, doc.picture.alpha, doc.bit_depth
         mask = doc.mask.astype(np.float32) * np.float32(1 / 255) if tool.mask else None
@@ -192,7 +213,7 @@ class ToolPanel(QWidget):
             doc = self.host.document
             cleared = hist.mask_step("", doc.mask, np.zeros_like(doc.mask)) if tool.mask else None
             h, w = doc.size[1], doc.size[0]
-            message = tool.done.format(what=what, title=tool.title, size=f"{w * tool.scale}×{h * tool.scale}")
+            message = tool.done.format(what=what, title=tool.title, size=f"{w * scale}×{h * scale}")
             if isinstance(step, Variants):  # the first applied; the bar flips to the others
                 n = len(step.afters)
                 step = self.variants.offer(step, f"{tool.step_label} ({what})", cleared.patches if cleared else [])
