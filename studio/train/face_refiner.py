@@ -321,9 +321,14 @@ def train(args, ctx: harness.Context) -> None:
             adv = run.step >= args.adv_start and args.adv > 0
             scalars = {}
             if adv:
+                # The critic sees the images shifted by a random 0-7 px each step: its stride-8 patch grid
+                # otherwise stamps a period-8 dot pattern into the refiner's faces (seen in training).
+                dy, dx = (int(v) for v in torch.randint(0, 8, (2,)))
+                h, w = comp.shape[-2:]
+                view = (..., slice(dy, dy + h - 8), slice(dx, dx + w - 8))
                 with autocast(ctx.device, bf16):
-                    d_fake = D(comp, mask).float()
-                m8 = F.adaptive_avg_pool2d(mask, d_fake.shape[-2:])
+                    d_fake = D(comp[view], mask[view]).float()
+                m8 = F.adaptive_avg_pool2d(mask[view], d_fake.shape[-2:])
                 g_adv = -(d_fake * m8).sum() / m8.sum().clamp(min=1e-3)
                 loss = loss + args.adv * g_adv
                 scalars["g_adv"] = g_adv.item()
@@ -332,7 +337,7 @@ def train(args, ctx: harness.Context) -> None:
             opt_g.step()
             if adv:
                 with autocast(ctx.device, bf16):
-                    d_loss = hinge_d(D(target, mask).float(), D(comp.detach(), mask).float())
+                    d_loss = hinge_d(D(target[view], mask[view]).float(), D(comp.detach()[view], mask[view]).float())
                 opt_d.zero_grad(set_to_none=True)
                 d_loss.backward()
                 opt_d.step()
