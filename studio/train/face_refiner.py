@@ -211,16 +211,23 @@ def coarse_cache(run: harness.Run, faces: np.ndarray, files: list[Path], steps: 
     """The generators' reconstructions, computed once and kept in the run folder."""
     path = run.dir / "coarse.npz"
     key = np.array([len(files), zlib.crc32(" ".join(p.name for p in files).encode())])
-    if path.is_file():
-        data = np.load(path)
-        if np.array_equal(data["key"], key):
-            return [data[n] for n in GENERATORS]
-    run.log("computing the generators' reconstructions of the training faces (once per run folder)")
-    recs = [reconstruct(faces, n, log=run.log, steps=steps) for n in GENERATORS]
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, key=key, **dict(zip(GENERATORS, recs)))
-    tmp.replace(path)
-    return recs
+
+    def cached():
+        if path.is_file():
+            data = np.load(path)
+            if np.array_equal(data["key"], key):
+                return [data[n] for n in GENERATORS]
+        return None
+
+    if harness.is_main() and cached() is None:  # rank 0 computes; the other ranks read its file
+        run.log("computing the generators' reconstructions of the training faces (once per run folder)")
+        recs = [reconstruct(faces, n, log=run.log, steps=steps) for n in GENERATORS]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, key=key, **dict(zip(GENERATORS, recs)))
+        tmp.replace(path)
+    harness.barrier()
+    return cached()
 
 
 # ----------------------------------------------------------------------------- validation
@@ -337,7 +344,9 @@ def train(args, ctx: harness.Context) -> None:
             opt_g.step()
             if adv:
                 with autocast(ctx.device, bf16):
-                    d_loss = hinge_d(D(target[view], mask[view]).float(), D(comp.detach()[view], mask[view]).float())
+                    # Real and fake in one pass: one forward per backward, as DDP needs.
+                    both = D(torch.cat([target[view], comp.detach()[view]]), torch.cat([mask[view], mask[view]])).float()
+                    d_loss = hinge_d(*both.chunk(2))
                 opt_d.zero_grad(set_to_none=True)
                 d_loss.backward()
                 opt_d.step()
