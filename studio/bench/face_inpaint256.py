@@ -56,13 +56,27 @@ def fsr(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return composite(image, cv2.cvtColor(out, cv2.COLOR_BGR2RGB).astype(np.float32) / 255, mask)
 
 
-def make_fill(name: str, face_model, seed: int):
-    """fill(image, mask) -> image for one method; face_model: the loaded 64-px GAN (face methods)."""
+def load_refiner(path: Path | None):
+    """The refiner for the `face` method: a checkpoint file, else the installed one ("auto")."""
+    if path is None:
+        return "auto"
+    from studio.checkpoints import load_model
+    from studio.engines.face_refine import FaceRefine
+
+    net, info = load_model(str(path), "cpu")
+    if info.architecture != "face-refiner":
+        raise StudioError(f"--refiner {path} is a {info.architecture}, not a face refiner")
+    return FaceRefine(net)
+
+
+def make_fill(name: str, face_model, seed: int, steps: int | None = None, refiner="auto"):
+    """fill(image, mask) -> image for one method; face_model: the loaded 64-px GAN (face methods);
+    steps: the face search's step limit (None: the engine's)."""
     if name in ("face", "face-old"):
         from studio.engines.inpaint_face import FaceInpainter
 
-        engine = FaceInpainter(face_model) if name == "face" else FaceInpainter(face_model, refiner=None)
-        options = InpaintOptions(seed=seed, box=(0, 0, SIZE, SIZE))  # the faces are already framed
+        engine = FaceInpainter(face_model, refiner=refiner if name == "face" else None)
+        options = InpaintOptions(seed=seed, box=(0, 0, SIZE, SIZE), steps=steps)  # the faces are already framed
         return lambda image, mask: engine.run(image, mask, options)
     if name == "fsr":
         return fsr
@@ -99,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask-bins", default=None, help="mask file-name prefixes, e.g. 04,06,08,10 for 20-60%% holes")
     p.add_argument("--methods", default=",".join(METHODS), help=f"comma list of {', '.join(METHODS)}")
     p.add_argument("--model", default="dcgan-faces64", help="the face engines' 64-px GAN")
+    p.add_argument("--steps", type=int, default=None, help="the face search's step limit (default: the engine's)")
+    p.add_argument("--refiner", type=Path, default=None,
+                   help="face-refiner checkpoint file for the face method (default: the installed one)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--grid", type=Path, default=None,
@@ -131,9 +148,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.mask_bins or ''} ({hole_pct:.0f} % hole on average), "
           f"{torch.get_num_threads()} threads", flush=True)
 
+    refiner = load_refiner(args.refiner) if "face" in methods else None
     results, outputs = {}, {}
     for name in methods:  # one method at a time, so progress shows; each samples the same patch positions
-        res, outs = evaluate({name: make_fill(name, face_model, args.seed)}, faces, masks, args.seed)
+        fill = make_fill(name, face_model, args.seed, args.steps, refiner)
+        res, outs = evaluate({name: fill}, faces, masks, args.seed)
         r = res[name]
         r["ssim_hole"] = float(np.mean([hole_ssim(o, f, m) for o, f, m in zip(outs[name], faces, masks)]))
         r["sec_per_face"] = r.pop("sec_per_image")
