@@ -60,7 +60,7 @@ LOCAL_TONE_SIGMA = 8.0  # ...though the face keeps its own colours at this scale
 # With the face refiner, the region it repaints: where the edit's blurred summed RGB change at
 # 64 px exceeds REGION_TAU, grown by REGION_GROW px (the refiner needs the region's edges), soft
 # at its border over REGION_SOFT px of the 64-px grid.
-REGION_TAU = 0.25  # at 0.1 a smile took 55 % of the face square (IcGAN moves everything a little); 0.25 about 20 %
+REGION_TAU = 0.15  # at 0.1 a smile took 55 % of the face square (IcGAN moves everything a little); at 0.25 edits read too weakly
 REGION_GROW = 3
 REGION_SOFT = 1.0
 # Making the key attribute present makes these absent (unless the user set them as well).

