@@ -62,6 +62,10 @@ LOCAL_TONE_SIGMA = 8.0  # ...though the face keeps its own colours at this scale
 # at its border over REGION_SOFT px of the 64-px grid.
 REGION_TAU = 0.15  # at 0.1 a smile took 55 % of the face square (IcGAN moves everything a little); at 0.25 edits read too weakly
 REGION_GROW = 3
+# The refiner draws along the 64-px "local" edit (the photo's own face plus the edit's change, G's
+# pixels where it changes most) rather than G(z, y') itself: more of the person is kept (whole-face
+# PSNR 20.39 vs 19.96 dB over 7 attributes on 30 held-out faces, success 66 vs 65 %).
+REFINE_COARSE = "local"
 REGION_SOFT = 1.0
 # Making the key attribute present makes these absent (unless the user set them as well).
 LINKS = {
@@ -160,7 +164,9 @@ class EditSession:
         job.progress(0.3, "bringing the face back to size")
         ed = self.editor
         if self.refined(transfer):
-            return ed._paste_refined(self, self.generated(values), job)
+            gen = self.generated(values)
+            coarse = self.preview(values, "local") if REFINE_COARSE == "local" else gen
+            return ed._paste_refined(self, gen, job, coarse)
         return ed._paste(self, edited, job, transfer)
 
     def refined(self, transfer: str | None = None) -> bool:
@@ -380,15 +386,16 @@ class FaceEditor:
         job.progress(0.7, "blending")
         return self._to_photo(session, change, faces.face_weight(s), transfer)
 
-    def _paste_refined(self, session: EditSession, gen: np.ndarray, job: Job) -> np.ndarray:
-        """The refiner repaints the region the edit changes; the photo keeps every other pixel."""
+    def _paste_refined(self, session: EditSession, gen: np.ndarray, job: Job, coarse: np.ndarray) -> np.ndarray:
+        """The refiner repaints, along `coarse`, the region where `gen` changes the face; the photo
+        keeps every other pixel."""
         s = session.box[2]
         region = edit_region(gen, session.reconstruction)
         if not region.any():
             return session.rgb.copy()
         job.progress(0.5, "drawing the edit in the photo's detail")
         soft = _resize(region, s, clip=True)  # as EditSession.region(values, s)
-        face = self.refiner(session.crop, soft, gen)
+        face = self.refiner(session.crop, soft, coarse)
         job.progress(0.9, "blending")
         return self._to_photo(session, face, soft * faces.face_weight(s), "replace")
 
