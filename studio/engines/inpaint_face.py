@@ -72,9 +72,11 @@ class FaceInpainter:
         results = self.search.search_many(crop.image64, crop.hole64, options.variants, search, job.span(0.02, 0.9),
                                           options.seed, trust=crop.inside64)
         job.progress(0.9, "bringing the face to size")
-        return [self._paste(rgb, mask, crop, r.image) for r in results]
+        return [self.paste_fill(rgb, mask, crop, r.image) for r in results]
 
-    def _paste(self, rgb: np.ndarray, mask: np.ndarray, crop: faces.FaceCrop, face64: np.ndarray) -> np.ndarray:
+    def paste_fill(self, rgb: np.ndarray, mask: np.ndarray, crop: faces.FaceCrop, face64: np.ndarray) -> np.ndarray:
+        """The 64-px fill of `crop` brought to size (refiner, else face SR and Poisson) and blended
+        into the photo inside the feathered mask."""
         if self.refiner is not None:
             face = self.refiner(crop.image, crop.mask, face64)
             return faces.paste(rgb, crop, face, mask, feather=self.feather)

@@ -10,8 +10,10 @@ The image face engine (engines/inpaint_face.py) searches z for one photo; on a c
   group of `window` frames then starts from the previous group's last z (temporal neighbours have
   close z: prior reuse) and is refined as one batch for a few steps with the group consistency
   loss (z differences between consecutive frames of the group, and from the previous group);
-- each frame's G(z) is blended back as the image engine does (faces.paste: the face SR upscale,
-  Poisson blending, only the feathered mask changes).
+- each frame's G(z) is blended back by the face SR upscale and Poisson blending (faces.paste; only
+  the feathered mask changes), not by the image engine's face refiner: redrawing each frame's
+  fill anew made it flicker more (face-fom00, 30 frames: flicker 5.53 vs 4.73, hole PSNR 22.32
+  vs 22.64 dB).
 Memory: one group of frames.
 """
 
