@@ -296,7 +296,8 @@ def _load_carded(info: CheckpointInfo):
 
     config = _check_config(info)
     shapes = _build(info, config, meta=True).state_dict()
-    _verify(info, {k: tuple(v.shape) for k, v in shapes.items()})
+    omitted = _omitted(info.card)
+    _verify(info, {k: tuple(v.shape) for k, v in shapes.items() if _kept(k, omitted)})
     module = _build(info, config)
     try:
         tensors = load_file(str(info.weights))
@@ -309,10 +310,25 @@ def _load_carded(info: CheckpointInfo):
     return module
 
 
-def save_checkpoint(module, stem: Path, *, architecture: str, config: dict, card: dict, dtype=None) -> Path:
+def _omitted(card: dict) -> tuple[str, ...]:
+    """Submodules the card says were left out of the weights file (inference never uses them)."""
+    names = card.get("omitted") or []
+    if not isinstance(names, list) or not all(isinstance(n, str) and n.isidentifier() for n in names):
+        raise CheckpointError(f"model card of {card.get('name', '?')}: 'omitted' must be a list of submodule names")
+    return tuple(names)
+
+
+def _kept(key: str, omitted: tuple[str, ...]) -> bool:
+    return not any(key.startswith(name + ".") for name in omitted)
+
+
+def save_checkpoint(module, stem: Path, *, architecture: str, config: dict, card: dict, dtype=None,
+                    omit: tuple[str, ...] = ()) -> Path:
     """Write `stem.safetensors` (float tensors cast to dtype, float16 by default) + `stem.json`.
 
     Both files are written atomically; the card gets architecture, config, dtype and sha256.
+    omit: submodules left out of the file (e.g. a GAN's discriminator, which no tool runs);
+    the card lists them and loading leaves them at their untrained initial weights.
     """
     import torch
     from safetensors.torch import save_file
@@ -322,6 +338,8 @@ def save_checkpoint(module, stem: Path, *, architecture: str, config: dict, card
     stem.parent.mkdir(parents=True, exist_ok=True)
     tensors = {}
     for k, v in module.state_dict().items():
+        if not _kept(k, tuple(omit)):
+            continue
         v = v.detach().cpu()
         if v.is_floating_point():
             v = v.to(dtype)
@@ -337,7 +355,9 @@ def save_checkpoint(module, stem: Path, *, architecture: str, config: dict, card
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    full = dict(card)
+    full = {k: v for k, v in card.items() if k != "omitted"}
+    if omit:
+        full["omitted"] = list(omit)
     full.update(
         name=stem.name,
         architecture=architecture,

@@ -116,3 +116,29 @@ def test_list_reports_broken_cards_but_keeps_good_ones(store):
     found, problems = list_checkpoints()
     assert [i.name for i in found] == ["good"]
     assert len(problems) == 1 and "broken.json" in problems[0]
+
+
+def test_an_omitted_discriminator_is_left_out_of_the_file_and_still_verified(store):
+    from safetensors import safe_open
+
+    from studio.nets.dcgan import DCGAN64
+
+    torch.manual_seed(0)
+    net = DCGAN64(ngf=8, ndf=8, nef=8)
+    config = {"nz": 100, "ngf": 8, "ndf": 8, "nef": 8, "d_norm": "batch"}
+    weights = save_checkpoint(net, store[1] / "gan-t", architecture="dcgan64", config=config, card={"task": "test"},
+                              dtype=torch.float32, omit=("discriminator",))
+    with safe_open(str(weights), framework="pt") as f:
+        keys = list(f.keys())
+    assert keys and not any(k.startswith("discriminator.") for k in keys)
+    loaded, info = load_model("gan-t")
+    assert info.card["omitted"] == ["discriminator"]
+    for k, v in net.state_dict().items():
+        if not k.startswith("discriminator."):
+            assert torch.equal(v, loaded.state_dict()[k]), k
+    card_path = store[1] / "gan-t.json"
+    card = json.loads(card_path.read_text())
+    for bad, needle in ((None, "tensors missing"), ("discriminator", "'omitted' must be a list")):
+        card_path.write_text(json.dumps({**card, "omitted": bad}))  # the file's gap is no longer declared
+        with pytest.raises(CheckpointError, match=needle):
+            load_model("gan-t")
