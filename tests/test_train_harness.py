@@ -139,3 +139,27 @@ def test_grid_png_layout(tmp_path):
     arr = np.asarray(Image.open(path))
     assert arr.shape == (3 * 10 + 2, 4 * 10 + 2, 3)
     assert arr[2:10, 32:40].min() == 255 and arr[2:10, 22:30].max() == 0
+
+
+def test_a_long_pause_between_steps_is_not_training_time(tmp_path, monkeypatch):
+    import argparse
+
+    from studio.train import harness
+
+    clock = [1000.0]
+    monkeypatch.setattr(harness.time, "monotonic", lambda: clock[0])
+    args = argparse.Namespace(out=tmp_path / "run", max_steps=None, max_minutes=30.0, save_every_min=0.0,
+                              log_every=50, threads=None, seed=0, device="cpu")
+    run = harness.Run(args, modules={"m": torch.nn.Linear(1, 1)}, optimizers={})
+    assert run.keep_going()
+    clock[0] += 60.0  # a minute of steps
+    assert run.keep_going() and run.elapsed == 60.0
+    clock[0] += 2 * 3600.0  # stopped for two hours (kill -STOP)
+    assert run.keep_going()  # the 30-minute limit is not reached by the pause
+    clock[0] += 30.0
+    assert run.elapsed == 90.0
+    going = []
+    for _ in range(30):  # real training, a minute at a time, still stops the run at its limit
+        clock[0] += 60.0
+        going.append(run.keep_going())
+    assert going.index(False) == 28 and "max-minutes" in run.stop_reason  # 90 s + 29 min > 30 min

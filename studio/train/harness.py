@@ -43,6 +43,9 @@ from studio.devices import pick_device, supports_bf16
 from studio.errors import StudioError
 
 STATE_FILE = "state.pt"
+# A gap this long between two steps (seconds) is a stopped process (SIGSTOP, a suspended laptop),
+# not training: it is left out of the run's training time, its time limit and its model card.
+PAUSE_GAP = 900.0
 LOG_FILE = "train.log"
 
 
@@ -364,6 +367,8 @@ class Run:
         self._batches: InfiniteBatches | None = None
         self._prior_elapsed = 0.0
         self._t0: float | None = None  # clock starts at the first keep_going()
+        self._last_tick: float | None = None  # the previous keep_going()
+        self._paused = 0.0  # gaps between steps longer than PAUSE_GAP: the process was stopped, not training
         self._last_save = 0.0
         self._sums: dict[str, float] = {}
         self._count = 0
@@ -379,7 +384,7 @@ class Run:
     @property
     def elapsed(self) -> float:
         """Training wall time in seconds, over all sessions of this run."""
-        return self._prior_elapsed + (0.0 if self._t0 is None else time.monotonic() - self._t0)
+        return self._prior_elapsed + (0.0 if self._t0 is None else time.monotonic() - self._t0 - self._paused)
 
     def resume(self, batches: InfiniteBatches | None = None) -> bool:
         """Load state.pt from the run folder if there is one; True when resumed."""
@@ -472,6 +477,9 @@ class Run:
         now = time.monotonic()
         if self._t0 is None:
             self._t0 = self._last_save = now
+        elif now - self._last_tick > PAUSE_GAP:  # e.g. kill -STOP to free the cores for a benchmark
+            self._paused += now - self._last_tick
+        self._last_tick = now
         flag, elapsed, since_save = _all_reduce_max([float(self._signal), self.elapsed, now - self._last_save])
         if flag:
             self.stop_reason = "stopped by signal"
