@@ -165,6 +165,14 @@ VIDEO = Tool("inpaint-video", "Video", "&Restore video…", "remove an object or
              job="Restoring the video", done="Restored the video with the {what}")
 
 
+def run_engine(engine, rgb, mask, options, job) -> list:
+    """One image through a tool's engine, as the CLI and the window both run it: a list of
+    results, the engine's variants (best first) when the options ask for several and it makes them."""
+    if getattr(options, "variants", 1) > 1 and hasattr(engine, "run_variants"):
+        return engine.run_variants(rgb, mask, options, job)
+    return [engine.run(rgb, mask, options, job)]
+
+
 def tool(name: str) -> Tool:
     for t in (*TOOLS, VIDEO):
         if t.name == name:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from studio import batch
+from studio import batch, catalogue
 from studio.catalogue import Tool
 from studio.jobs import Job
 from studio.model_cache import ModelCache
@@ -34,10 +34,7 @@ def process(tool: Tool, engine, options, item: batch.Item, job: Job, single: boo
         mask, resized = load_mask(item.inputs[1], pic.size)
         if resized:
             notes.append(f"mask {item.inputs[1].name} is not {pic.size[0]}x{pic.size[1]}; rescaled it to the image")
-    if getattr(options, "variants", 1) > 1 and hasattr(engine, "run_variants"):
-        outs = engine.run_variants(pic.rgb, mask, options, job)
-    else:
-        outs = [engine.run(pic.rgb, mask, options, job)]
+    outs = catalogue.run_engine(engine, pic.rgb, mask, options, job)
     notes += [f"info: {n}" for n in job.notes]
     alpha = pic.alpha
     if alpha is not None and outs[0].shape[:2] != pic.rgb.shape[:2]:

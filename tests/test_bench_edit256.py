@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from studio.checkpoints import save_checkpoint
-from studio.cli import main
+from test_bench_face256 import run_bench
 from studio.data.attributes import ATTRIBUTES
 from studio.nets.face_refiner import FaceRefiner
 from studio.nets.icgan import AttributeJudge, IcGAN64
@@ -51,12 +51,7 @@ def setup(tmp_path, model_folders):
 
 
 def _run(argv, capsys):
-    try:
-        code = main(["bench", "edit", *map(str, argv)])
-    except SystemExit as e:  # argparse's usage errors
-        code = e.code
-    out = capsys.readouterr()
-    return code, out.out, [line for line in out.err.splitlines() if line.strip()]
+    return run_bench("edit", argv, capsys)
 
 
 def test_old_and_new_engine_figures_and_the_refined_render_keeps_every_pixel_outside_its_region(

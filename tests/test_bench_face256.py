@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.cli import main
+from test_bad_input import cli_here
 
 
 def _faces(folder, n, rng):
@@ -33,13 +33,15 @@ def _masks(folder):
     return folder
 
 
-def _run(argv, capsys):
-    try:
-        code = main(["bench", "inpaint", *map(str, argv)])
-    except SystemExit as e:  # argparse's usage errors
-        code = e.code
+def run_bench(kind, argv, capsys):
+    """`studio bench KIND ...` in this process: (exit code, stdout, non-empty stderr lines)."""
+    code = cli_here(["bench", kind, *argv])
     out = capsys.readouterr()
     return code, out.out, [line for line in out.err.splitlines() if line.strip()]
+
+
+def _run(argv, capsys):
+    return run_bench("inpaint", argv, capsys)
 
 
 def test_irregular_masks_give_sane_figures_for_each_cheap_method(tmp_path, capsys):

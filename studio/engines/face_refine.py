@@ -10,21 +10,21 @@ get the refiner's 256-px detail inside the region, their own pixels everywhere e
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from studio.engines.faces import _resize
 
 REFINER_MODEL = "face-refiner"
 SIZE = 256
 REGION_THRESHOLD = 0.02  # a resized soft region counts as "change" above this (the net learnt binary regions)
 
 
-def _square(img: np.ndarray, side: int) -> np.ndarray:
-    if img.shape[0] == side and img.shape[1] == side:
-        return np.asarray(img, np.float32)
-    interp = cv2.INTER_AREA if side < img.shape[0] else cv2.INTER_LANCZOS4
-    return cv2.resize(np.asarray(img, np.float32), (side, side), interpolation=interp)
+def upsample(small: torch.Tensor, size: int = SIZE) -> torch.Tensor:
+    """A 64-px GAN face (N, 3, 64, 64) in [-1, 1] brought to the refiner's size (bicubic), in
+    training and in use alike."""
+    return F.interpolate(small, size=(size, size), mode="bicubic", align_corners=False).clamp(-1, 1)
 
 
 class FaceRefine:
@@ -45,13 +45,12 @@ class FaceRefine:
     @torch.inference_mode()
     def __call__(self, face: np.ndarray, region: np.ndarray, coarse64: np.ndarray) -> np.ndarray:
         s = face.shape[0]
-        known = self._tensor(np.clip(_square(face, SIZE), 0, 1)) * 2 - 1
-        mask = (self._tensor(_square(region, SIZE)) > REGION_THRESHOLD).float()
-        coarse = self._tensor(np.clip(coarse64, 0, 1)) * 2 - 1
-        coarse = F.interpolate(coarse, size=(SIZE, SIZE), mode="bicubic", align_corners=False).clamp(-1, 1)
+        known = self._tensor(_resize(face, SIZE)) * 2 - 1
+        mask = (self._tensor(_resize(region, SIZE)) > REGION_THRESHOLD).float()
+        coarse = upsample(self._tensor(np.clip(coarse64, 0, 1)) * 2 - 1)
         out = self.net(coarse, known, mask).float().clamp(-1, 1)
         out = ((out[0] + 1) / 2).permute(1, 2, 0).cpu().numpy()
-        return np.clip(_square(out, s), 0, 1).astype(np.float32)
+        return _resize(out, s)
 
 
 def load_refiner(device=None) -> FaceRefine | None:

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from studio.data.images import list_images, split_holdout
+from studio.engines.face_refine import upsample
 from studio.errors import StudioError
 from studio.nets.face_refiner import FaceRefiner, PatchCritic
 from studio.train import harness
@@ -200,11 +201,6 @@ class RefinerData:
         for t in (target, coarse, mask):  # faces are near-symmetric: a mirrored face is a new sample
             t[flip] = t[flip].flip(-1)
         return target, coarse, mask
-
-
-def upsample(small: torch.Tensor, size: int = SIZE) -> torch.Tensor:
-    """The engine's way of bringing a 64-px face to the refiner's size (bicubic)."""
-    return F.interpolate(small, size=(size, size), mode="bicubic", align_corners=False).clamp(-1, 1)
 
 
 def coarse_cache(run: harness.Run, faces: np.ndarray, files: list[Path], steps: int | None) -> list[np.ndarray]:

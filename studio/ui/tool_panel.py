@@ -194,10 +194,7 @@ class ToolPanel(QWidget):
         def work(job):
             job.progress(0.0, f"loading {model}" if model else "loading the engine")
             engine = cache.engine(tool.name, model, device)
-            if getattr(options, "variants", 1) > 1 and hasattr(engine, "run_variants"):
-                outs = engine.run_variants(rgb, mask, options, job)
-            else:
-                outs = [engine.run(rgb, mask, options, job)]
+            outs = catalogue.run_engine(engine, rgb, mask, options, job)
             what = "; ".join(([model] if model else []) + job.notes) or tool.title
             before, after = hist.quantize(rgb, bits), hist.quantize(outs[0], bits)
             if len(outs) > 1:
