@@ -10,7 +10,7 @@ from PIL import Image
 from studio.data.images import bicubic_down
 from studio.errors import CheckpointError, StudioError
 from studio.metrics import crop_to_multiple, psnr, rgb_to_y, sr_scores, ssim
-from studio.nets.features import RELU_5_4, FeatureNet, random_features, vgg19_features
+from studio.nets.features import RELU_5_4, FeatureNet, vgg19_features
 from studio.train.sr_data import SRPatches
 
 
@@ -69,7 +69,8 @@ def test_patches_refuse_images_smaller_than_a_crop():
 def test_vgg19_weights_are_checked_before_loading(tmp_path):
     from safetensors.torch import save_file
 
-    ref = random_features((RELU_5_4,), seed=3)
+    torch.manual_seed(3)
+    ref = FeatureNet((RELU_5_4,))
     tensors = {f"features.{k}": v.contiguous() for k, v in ref.features.state_dict().items()}
     tensors["classifier.0.weight"] = torch.zeros(4, 4)  # other keys of a full VGG19 file are ignored
     save_file(tensors, str(tmp_path / "vgg19.safetensors"))
@@ -84,13 +85,6 @@ def test_vgg19_weights_are_checked_before_loading(tmp_path):
     (tmp_path / "vgg19.pth").write_bytes(b"not read")
     with pytest.raises(CheckpointError, match="pickles"):
         vgg19_features(tmp_path / "vgg19.pth")
-
-
-def test_random_features_are_fixed_and_frozen():
-    a, b = random_features(), random_features()
-    x = torch.rand(1, 3, 24, 24)
-    assert all(torch.equal(u, v) for u, v in zip(a(x), b(x)))
-    assert not any(p.requires_grad for p in a.parameters()) and isinstance(a, FeatureNet)
 
 
 def _photos(folder, n=3, size=72):
@@ -121,7 +115,8 @@ def test_srresnet_then_srgan_smoke_run_exports_loadable_checkpoints(tmp_path, mo
     assert main(["train", "srgan", "--init", str(tmp_path / "ck" / "sr-a.safetensors"), "--data", str(data),
                  "--out", str(tmp_path / "r2"), "--max-steps", "2", "--export", str(tmp_path / "ck" / "sr-b"), *tiny]) == 0
     card = json.loads((tmp_path / "ck" / "sr-b.json").read_text())
-    assert card["initialised_from"]["name"] == "sr-a" and "random-weight" in card["training"]["content_loss"]
+    assert card["initialised_from"]["name"] == "sr-a" and card["training"]["content_loss"].startswith("critic feature matching")
+    assert card["training"]["ema"] == 0.999 and "random 0-7 px" in card["training"]["critic"]
     net, _ = load_model(str(tmp_path / "ck" / "sr-b.safetensors"))
     out = Upscaler(net, torch.device("cpu")).run(np.full((10, 12, 3), 0.5, np.float32))
     assert out.shape == (40, 48, 3)
@@ -176,3 +171,19 @@ def test_span_starts_at_bicubic_with_equal_subpixel_kernels_and_trains_to_an_ups
     out = Upscaler(str(tmp_path / "ck" / "span-t.safetensors"), torch.device("cpu")).run(np.full((10, 12, 3), 0.5,
                                                                                                  np.float32))
     assert out.shape == (40, 48, 3)
+
+
+def test_the_critic_sees_every_image_at_one_offset_that_changes_from_step_to_step():
+    from studio.nets.sr_critic import SRCritic
+    from studio.train.srgan import SHIFT, random_crop
+
+    index = torch.arange(40 * 40, dtype=torch.float32).view(1, 1, 40, 40)
+    corners = set()
+    for step in range(30):
+        a, b = random_crop((0, step, 0), index, index + 0.5)
+        assert a.shape[-2:] == (40 - SHIFT, 40 - SHIFT) and torch.equal(b - a, torch.full_like(a, 0.5))
+        corners.add(int(a[0, 0, 0, 0]))
+    assert len(corners) > 8  # not a fixed grid: a repeating 4-px pattern cannot hide in it
+    assert random_crop((0, 5, 0), index)[0].equal(random_crop((0, 5, 0), index)[0])  # resumable
+    logits, feats = SRCritic(8)(torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32))
+    assert logits.shape == (2, 1, 4, 4) and len(feats) == 4

@@ -1,15 +1,12 @@
-"""Feature extractors for SRGAN's content loss (training only, never shipped).
+"""An optional VGG19 content loss for the sharp model (training only, never shipped).
 
 `vgg19_features(path)` reads ImageNet VGG19 weights that the user supplies as a
 safetensors file with torchvision's key names (`features.N.weight` / `.bias`; any other
 keys are ignored); names and shapes are checked before anything is loaded. Nothing is
 ever downloaded.
 
-Without such a file, `random_features()` builds the same VGG19 trunk with fixed random
-weights (seeded He initialisation). Deep features of random conv nets still respond to
-local structure and texture statistics (Ustyuzhaninov et al. 2017 synthesise textures
-with them), which is what the content loss needs to prefer sharp edges over blur; the
-model card records which of the two a checkpoint was trained with.
+Without such a file the sharp model's trainer relies on its critic's own features
+(feature matching); a random-weight VGG, tried first, left a cross-hatch in fur.
 """
 
 from __future__ import annotations
@@ -27,7 +24,6 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # Indices (in `features`) of the ReLUs whose outputs the loss compares.
 RELU_5_4 = 35  # the paper's "VGG54"
-RANDOM_LAYERS = (3, 8, 17)  # relu1_2, relu2_2, relu3_4: random weights carry little beyond these
 
 
 class FeatureNet(nn.Module):
@@ -78,15 +74,4 @@ def vgg19_features(path: Path, taps: tuple[int, ...] = (RELU_5_4,)) -> FeatureNe
     if missing or wrong:
         raise CheckpointError(f"{path} is not torchvision-layout VGG19: missing {missing[:3]}, wrong shapes {wrong[:3]}")
     net.features.load_state_dict({k[len("features."):]: got[k].float() for k in want})
-    return net
-
-
-def random_features(taps: tuple[int, ...] = RANDOM_LAYERS, seed: int = 0) -> FeatureNet:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = FeatureNet(taps)
-        for m in net.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                nn.init.zeros_(m.bias)
     return net

@@ -79,29 +79,6 @@ class SRResNet(nn.Module):
         return base + self.tail(self.up(f)).float()
 
 
-class Discriminator(nn.Module):
-    """The paper's VGG-style D: 8 convs (64 -> 512, stride 2 every other), then a dense head.
-
-    Global average pooling before the head lets it take any patch size. Spectral norm
-    instead of BN keeps GAN fine-tuning stable with small batches.
-    """
-
-    def __init__(self, channels: int = 64):
-        super().__init__()
-        sn = nn.utils.parametrizations.spectral_norm
-        layers: list[nn.Module] = []
-        cin = 3
-        for i, cout in enumerate([channels, channels, channels * 2, channels * 2, channels * 4, channels * 4, channels * 8, channels * 8]):
-            layers += [sn(nn.Conv2d(cin, cout, 3, stride=1 + (i % 2), padding=1)), nn.LeakyReLU(0.2, True)]
-            cin = cout
-        self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(sn(nn.Linear(cin, 1024)), nn.LeakyReLU(0.2, True), sn(nn.Linear(1024, 1)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = self.features(x * 2 - 1).mean(dim=(2, 3))
-        return self.head(f).squeeze(1)
-
-
 @register("srresnet")
 def build_srresnet(blocks: int = 16, channels: int = 64, head_kernel: int = 3) -> SRResNet:
     return SRResNet(blocks, channels, head_kernel)
