@@ -165,3 +165,25 @@ def test_the_engine_refuses_a_result_over_the_pixel_limit(monkeypatch):
     with pytest.raises(StudioError, match="4x upscale of 30×30 would be"):
         eng.run(np.zeros((30, 30, 3), np.float32))  # 120x120 > 100x100
     assert eng.run(np.zeros((25, 25, 3), np.float32)).shape == (100, 100, 3)
+
+
+def test_bench_crop_grid_shows_each_rows_own_corner_at_100_percent(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from studio.cli import main
+
+    _install(tmp_path, monkeypatch)
+    hr = tmp_path / "hr"
+    hr.mkdir()
+    rng = np.random.default_rng(4)
+    pics = [rng.integers(0, 256, (64, 64, 3), dtype=np.uint8) for _ in range(2)]
+    for i, p in enumerate(pics):
+        Image.fromarray(p).save(hr / f"{i}.png")
+    out = tmp_path / "grid.png"
+    assert main(["bench", "sr", "--hr", str(hr), "--model", "srgan", "--crops", str(out), "--crop-rows", "2",
+                 "--crop-size", "16", "--crop-zoom", "1", "--crop-at", "0,0", "--crop-at", "32,16"]) == 0
+    grid = np.asarray(Image.open(out).convert("RGB"))
+    assert grid.shape == (2 * 16 + 4, 3 * 16 + 2 * 4, 3)  # bicubic | srgan | original, per row
+    assert np.abs(grid[20:36, 40:56].astype(int) - pics[1][16:32, 32:48]).max() <= 1  # row 2: its own corner, unscaled
+    assert np.abs(grid[:16, 40:56].astype(int) - pics[0][:16, :16]).max() <= 1
+    assert main(["bench", "sr", "--hr", str(hr), "--model", "srgan", "--crops", str(out), "--crop-zoom", "0"]) == 2

@@ -84,21 +84,24 @@ def quality(args) -> dict:
     return summary
 
 
-def crop_grid(args, out_path: Path, crop: int = 96, zoom: int = 2) -> None:
-    """One row per HR image: bicubic | each model | original, the same centre crop, enlarged."""
+def crop_grid(args, out_path: Path) -> None:
+    """One row per HR image: bicubic | each model | original, the same crop (centre, or the row's
+    --crop-at), enlarged --crop-zoom times (1 = at 100 %)."""
     from studio.imageio import Picture, save_image
 
     files = find_images([args.hr])[-args.last :] if args.last else find_images([args.hr])
     engines = {m: load_upscaler(m, args) for m in args.model}
     rows = []
-    for p in files[: args.crop_rows]:
+    crop, zoom = args.crop_size, args.crop_zoom
+    for row, p in enumerate(files[: args.crop_rows]):
         hr8 = crop_to_multiple(read_rgb(p), SCALE)
         lr8 = bicubic_down(hr8, SCALE)
         h, w = hr8.shape[:2]
         c = min(crop, h, w)
         y, x = (h - c) // 2, (w - c) // 2
         if args.crop_at:
-            x, y = (int(v) for v in args.crop_at.split(","))
+            x, y = (int(v) for v in args.crop_at[min(row, len(args.crop_at) - 1)].split(","))
+            x, y = max(0, min(x, w - c)), max(0, min(y, h - c))
         panels = [bicubic_up(lr8, SCALE)] + [e.run(lr8.astype(np.float32) / 255, None, e.options) for e in engines.values()]
         panels.append(hr8.astype(np.float32) / 255)
         tiles = [np.kron(pn[y : y + c, x : x + c], np.ones((zoom, zoom, 1), np.float32)) for pn in panels]
@@ -147,7 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--large", metavar="WxH", help="upscale one synthetic image of this size once (memory check)")
     p.add_argument("--crops", type=Path, help="write a crop comparison grid (bicubic / models / original) here")
     p.add_argument("--crop-rows", type=int, default=3, help="images in the crop grid")
-    p.add_argument("--crop-at", help="x,y of the crop's top-left corner in HR pixels (default: centre)")
+    p.add_argument("--crop-at", action="append", default=None,
+                   help="x,y of the crop's top-left corner in HR pixels (default: centre); repeat for each row in turn")
+    p.add_argument("--crop-size", type=int, default=96, help="crop side in HR pixels")
+    p.add_argument("--crop-zoom", type=int, default=2, help="enlargement of the crops (1 = at 100 %%)")
     p.add_argument("--per-image", action="store_true", help="also print each image's scores")
     p.add_argument("--tile", type=int, default=None, help="tile size (default: from free memory)")
     p.add_argument("--device", default="auto")
@@ -161,6 +167,8 @@ def main(argv=None) -> None:
     if not (args.hr or args.speed or args.large):
         raise StudioError("give --hr DIR, --speed or --large WxH")
     args.model = args.model or ["srresnet", "srgan"]
+    if args.crop_size < 8 or args.crop_zoom < 1:
+        raise StudioError("--crop-size must be 8 or more and --crop-zoom 1 or more")
     if args.threads:
         import torch
 
