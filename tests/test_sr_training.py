@@ -187,3 +187,25 @@ def test_the_critic_sees_every_image_at_one_offset_that_changes_from_step_to_ste
     assert random_crop((0, 5, 0), index)[0].equal(random_crop((0, 5, 0), index)[0])  # resumable
     logits, feats = SRCritic(8)(torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32))
     assert logits.shape == (2, 1, 4, 4) and len(feats) == 4
+
+
+def test_a_faithful_span_starts_the_sharp_model_with_its_output_stage_at_zero(tmp_path):
+    from studio.checkpoints import load_model
+    from studio.cli import main
+
+    data = _photos(tmp_path / "photos")
+    tiny = ["--arch", "span", "--blocks", "1", "--channels", "8", "--batch", "2", "--patch", "8", "--threads", "1",
+            "--val-holdout", "1", "--val-every", "50", "--sample-every", "50", "--no-bf16"]
+    assert main(["train", "srresnet", "--data", str(data), "--out", str(tmp_path / "r1"), "--max-steps", "2",
+                 "--export", str(tmp_path / "ck" / "faithful"), *tiny]) == 0
+    faithful, _ = load_model(str(tmp_path / "ck" / "faithful.safetensors"))
+    assert main(["train", "srgan", "--init", str(tmp_path / "ck" / "faithful.safetensors"), "--hr-channels", "4",
+                 "--data", str(data), "--out", str(tmp_path / "r2"), "--max-steps", "1", "--ema", "0",
+                 "--lr", "1e-12", "--d-lr", "1e-12", "--export", str(tmp_path / "ck" / "sharp"), *tiny]) == 0
+    sharp, info = load_model(str(tmp_path / "ck" / "sharp.safetensors"))
+    assert info.card["config"]["hr_channels"] == 4 and sharp.hr is not None
+    x = torch.rand(1, 3, 12, 12)
+    with torch.no_grad():
+        assert torch.allclose(sharp(x), faithful(x), atol=2e-3)  # the new stage adds nothing yet
+    assert main(["train", "srresnet", "--data", str(data), "--out", str(tmp_path / "r3"), "--max-steps", "1",
+                 "--hr-channels", "4", "--blocks", "1", "--channels", "8", "--patch", "8"]) == 2  # span only

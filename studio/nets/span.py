@@ -54,7 +54,7 @@ class SPAN(nn.Module):
 
     scale = 4
 
-    def __init__(self, blocks: int = 6, channels: int = 48):
+    def __init__(self, blocks: int = 6, channels: int = 48, hr_channels: int = 0):
         super().__init__()
         s = self.scale
         self.head = nn.Conv2d(3, channels, 3, padding=1)
@@ -70,6 +70,16 @@ class SPAN(nn.Module):
             b.c3.weight.data.mul_(0.1)
         # Small, so the net starts at bicubic plus a faint correction it then learns.
         icnr_(self.tail.weight, s, gain=1e-2)
+        # The sharp model's extra stage: two 3x3 convolutions at the output's size, added to it.
+        # PixelShuffle draws each input pixel's 4x4 block with its own 16 kernels, and adversarial
+        # training pushed those blocks apart (grass came out as axis-aligned tiles); this stage sees
+        # across block borders. It starts at zero, so a faithful model loads into it unchanged.
+        self.hr = None
+        if hr_channels:
+            self.hr = nn.Sequential(nn.Conv2d(3, hr_channels, 3, padding=1), nn.SiLU(),
+                                    nn.Conv2d(hr_channels, 3, 3, padding=1))
+            nn.init.zeros_(self.hr[2].weight)
+            nn.init.zeros_(self.hr[2].bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # The bicubic base stays float32 under autocast: bf16 would cost ~1 dB by itself.
@@ -77,9 +87,10 @@ class SPAN(nn.Module):
             base = F.interpolate(x.float(), scale_factor=self.scale, mode="bicubic", align_corners=False)
         f = self.head(x)
         f = self.fuse(torch.cat([f, self.body(f)], 1))
-        return base + self.shuffle(self.tail(f)).float()
+        out = base + self.shuffle(self.tail(f)).float()
+        return out if self.hr is None else out + self.hr(out).float()
 
 
 @register("span")
-def build_span(blocks: int = 6, channels: int = 48) -> SPAN:
-    return SPAN(blocks, channels)
+def build_span(blocks: int = 6, channels: int = 48, hr_channels: int = 0) -> SPAN:
+    return SPAN(blocks, channels, hr_channels)

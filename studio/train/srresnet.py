@@ -61,6 +61,9 @@ def add_sr_args(p: argparse.ArgumentParser, *, lr: float) -> None:
     p.add_argument("--blocks", type=int, default=None, help="blocks (default: srresnet 16, span 6)")
     p.add_argument("--channels", type=int, default=None, help="feature channels (default: srresnet 64, span 48)")
     p.add_argument("--head-kernel", type=int, default=3, help="kernel of the first and last conv (the paper: 9)")
+    p.add_argument("--hr-channels", type=int, default=0,
+                   help="span: add two 3x3 convolutions of this width at the output's size (the sharp model; "
+                        "0 = none). A faithful model without them initialises such a net")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="bfloat16 autocast (default: on where the CPU or GPU supports it)")
     p.add_argument("--sample-every", type=int, default=1000, help="write a sample grid every N steps")
@@ -78,6 +81,8 @@ def check_sr_args(args) -> None:
     for flag in ("batch", "patch", "val_count", "val_every", "blocks", "channels", "sample_every"):
         if getattr(args, flag) < 1:
             raise StudioError(f"--{flag.replace('_', '-')} must be 1 or more")
+    if args.hr_channels < 0 or (args.hr_channels and args.arch != "span"):
+        raise StudioError("--hr-channels is for --arch span, and 0 or more")
     if args.head_kernel < 1 or args.head_kernel % 2 == 0:
         raise StudioError("--head-kernel must be odd")
     if not args.lr > 0:
@@ -86,7 +91,8 @@ def check_sr_args(args) -> None:
 
 def arch_config(args) -> dict:
     if args.arch == "span":
-        return dict(blocks=args.blocks, channels=args.channels)
+        extra = dict(hr_channels=args.hr_channels) if args.hr_channels else {}
+        return dict(blocks=args.blocks, channels=args.channels, **extra)
     return dict(blocks=args.blocks, channels=args.channels, head_kernel=args.head_kernel)
 
 
@@ -163,10 +169,15 @@ def load_init(args, net: SRResNet, run: harness.Run) -> None:
     from studio.checkpoints import load_model
 
     init, info = load_model(args.init)
-    if info.architecture != args.arch or (info.card.get("config") or {}) != arch_config(args):
+    have, want = dict(info.card.get("config") or {}), arch_config(args)
+    if want.get("hr_channels") and not have.get("hr_channels"):
+        have["hr_channels"] = want["hr_channels"]  # a faithful model: the output stage starts at zero
+    if info.architecture != args.arch or have != want:
         raise StudioError(f"--init {args.init} is {info.architecture} {info.card.get('config')}; "
                           f"this run needs {args.arch} {arch_config(args)}")
-    net.load_state_dict(init.state_dict())
+    missing, unexpected = net.load_state_dict(init.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("hr.") for k in missing):
+        raise StudioError(f"--init {args.init} does not fit this net: {(unexpected + missing)[:3]}")
     run.extra["init"] = {"name": info.name, "card": info.card}
     run.log(f"starting from {info.weights}")
 
