@@ -113,10 +113,12 @@ def test_srresnet_then_srgan_smoke_run_exports_loadable_checkpoints(tmp_path, mo
     assert (tmp_path / "r1" / "samples" / "final.png").exists()
 
     assert main(["train", "srgan", "--init", str(tmp_path / "ck" / "sr-a.safetensors"), "--data", str(data),
-                 "--out", str(tmp_path / "r2"), "--max-steps", "2", "--export", str(tmp_path / "ck" / "sr-b"), *tiny]) == 0
+                 "--out", str(tmp_path / "r2"), "--max-steps", "2", "--export", str(tmp_path / "ck" / "sr-b"),
+                 "--fm-weight", "1", "--shift-weight", "1", *tiny]) == 0
     card = json.loads((tmp_path / "ck" / "sr-b.json").read_text())
     assert card["initialised_from"]["name"] == "sr-a" and card["training"]["content_loss"].startswith("critic feature matching")
     assert card["training"]["ema"] == 0.999 and "random 0-7 px" in card["training"]["critic"]
+    assert card["training"]["shift_weight"] == 1 and card["training"]["artifact_weight"] > 0
     net, _ = load_model(str(tmp_path / "ck" / "sr-b.safetensors"))
     out = Upscaler(net, torch.device("cpu")).run(np.full((10, 12, 3), 0.5, np.float32))
     assert out.shape == (40, 48, 3)
@@ -209,3 +211,25 @@ def test_a_faithful_span_starts_the_sharp_model_with_its_output_stage_at_zero(tm
         assert torch.allclose(sharp(x), faithful(x), atol=2e-3)  # the new stage adds nothing yet
     assert main(["train", "srresnet", "--data", str(data), "--out", str(tmp_path / "r3"), "--max-steps", "1",
                  "--hr-channels", "4", "--blocks", "1", "--channels", "8", "--patch", "8"]) == 2  # span only
+
+
+def test_shift_consistency_is_zero_for_a_grid_free_upscaler_and_not_for_a_4x4_pattern():
+    import torch.nn.functional as F
+
+    from studio.train.srgan import shift_consistency
+
+    hr = F.interpolate(torch.rand(2, 3, 5, 5), size=(48, 48), mode="bicubic", align_corners=False).clamp(0, 1)
+    lr = F.interpolate(hr, scale_factor=0.25, mode="bicubic", antialias=True, align_corners=False)
+
+    def smooth(x):  # shift-equivariant: bicubic
+        return F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False)
+
+    def dotted(x):  # the same plus a dot in every 4x4 block
+        dots = torch.zeros(1, 1, 4, 4)
+        dots[..., 1, 2] = 0.3
+        return smooth(x) + dots.repeat(1, 1, x.shape[-2], x.shape[-1])
+
+    cpu = torch.device("cpu")
+    clean = [shift_consistency(smooth, hr, smooth(lr), (0, s), cpu, False).item() for s in range(4)]
+    bad = [shift_consistency(dotted, hr, dotted(lr), (0, s), cpu, False).item() for s in range(4)]
+    assert max(clean) < 0.012 and min(bad) > 3 * max(clean)

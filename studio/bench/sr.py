@@ -1,6 +1,6 @@
 """`studio bench sr`: 4x super-resolution quality (literature protocol) and speed.
 
-    studio bench sr --hr ../shared/data/sr/Set5 --model srresnet --model srgan
+    studio bench sr --hr ../shared/data/sr/Set5 --model span-x4 --model srgan
     studio bench sr --hr ../shared/data/faces/celebahq/256 --last 100 --model face-sr-x4
     studio bench sr --speed --model srgan                 # 512x512 -> 2048x2048
     studio bench sr --large 4000x3000 --model srgan       # memory check on a big photo
@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="studio bench sr", description=__doc__.split("\n\n")[0])
     p.add_argument("--hr", type=Path, help="folder of HR images to score (e.g. Set5)")
     p.add_argument("--last", type=int, default=0, help="use only the last N images by name (a trainer's held-out files)")
-    p.add_argument("--model", action="append", default=None, help="checkpoint name or file; repeat for several (default: srresnet, srgan)")
+    p.add_argument("--model", action="append", default=None, help="checkpoint name or file; repeat for several (default: span-x4, srgan)")
     p.add_argument("--speed", action="store_true", help="time 512x512 -> 2048x2048")
     p.add_argument("--large", metavar="WxH", help="upscale one synthetic image of this size once (memory check)")
     p.add_argument("--crops", type=Path, help="write a crop comparison grid (bicubic / models / original) here")
@@ -166,7 +166,7 @@ def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     if not (args.hr or args.speed or args.large):
         raise StudioError("give --hr DIR, --speed or --large WxH")
-    args.model = args.model or ["srresnet", "srgan"]
+    args.model = args.model or ["span-x4", "srgan"]
     if args.crop_size < 8 or args.crop_zoom < 1:
         raise StudioError("--crop-size must be 8 or more and --crop-zoom 1 or more")
     if args.threads:
