@@ -103,7 +103,7 @@ def test_the_default_build_makes_the_catalogue_engine(monkeypatch):
     monkeypatch.setattr(catalogue.Tool, "engine_class", lambda self: Fake)
     assert isinstance(ModelCache().engine("upscale", None, "cpu"), Fake)
     assert isinstance(model_cache.build_engine("edit", "mine", "cpu"), Fake)
-    assert seen == [("srgan", "cpu"), ("mine", "cpu")]  # None = the tool's default model
+    assert seen == [("span-x4", "cpu"), ("mine", "cpu")]  # None = the tool's default model
 
 
 def test_reading_the_catalogue_and_building_the_cli_load_no_torch():

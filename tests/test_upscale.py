@@ -114,7 +114,7 @@ def test_auto_tile_is_bounded():
     assert tiling.MIN_TILE <= t <= up.MAX_TILE
 
 
-def _install(tmp_path, monkeypatch, name="srgan", net=None, arch="srresnet"):
+def _install(tmp_path, monkeypatch, name="span-x4", net=None, arch="srresnet"):
     from studio.checkpoints import save_checkpoint
 
     net = net or small_net()
@@ -180,10 +180,10 @@ def test_bench_crop_grid_shows_each_rows_own_corner_at_100_percent(tmp_path, mon
     for i, p in enumerate(pics):
         Image.fromarray(p).save(hr / f"{i}.png")
     out = tmp_path / "grid.png"
-    assert main(["bench", "sr", "--hr", str(hr), "--model", "srgan", "--crops", str(out), "--crop-rows", "2",
+    assert main(["bench", "sr", "--hr", str(hr), "--model", "span-x4", "--crops", str(out), "--crop-rows", "2",
                  "--crop-size", "16", "--crop-zoom", "1", "--crop-at", "0,0", "--crop-at", "32,16"]) == 0
     grid = np.asarray(Image.open(out).convert("RGB"))
-    assert grid.shape == (2 * 16 + 4, 3 * 16 + 2 * 4, 3)  # bicubic | srgan | original, per row
+    assert grid.shape == (2 * 16 + 4, 3 * 16 + 2 * 4, 3)  # bicubic | model | original, per row
     assert np.abs(grid[20:36, 40:56].astype(int) - pics[1][16:32, 32:48]).max() <= 1  # row 2: its own corner, unscaled
     assert np.abs(grid[:16, 40:56].astype(int) - pics[0][:16, :16]).max() <= 1
-    assert main(["bench", "sr", "--hr", str(hr), "--model", "srgan", "--crops", str(out), "--crop-zoom", "0"]) == 2
+    assert main(["bench", "sr", "--hr", str(hr), "--model", "span-x4", "--crops", str(out), "--crop-zoom", "0"]) == 2
