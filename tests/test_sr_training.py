@@ -202,7 +202,7 @@ def test_a_faithful_span_starts_the_sharp_model_with_its_output_stage_at_zero(tm
                  "--export", str(tmp_path / "ck" / "faithful"), *tiny]) == 0
     faithful, _ = load_model(str(tmp_path / "ck" / "faithful.safetensors"))
     assert main(["train", "srgan", "--init", str(tmp_path / "ck" / "faithful.safetensors"), "--hr-channels", "4",
-                 "--data", str(data), "--out", str(tmp_path / "r2"), "--max-steps", "1", "--ema", "0",
+                 "--data", str(data), "--out", str(tmp_path / "r2"), "--max-steps", "1", "--ema", "0", "--fm-weight", "0",
                  "--lr", "1e-12", "--d-lr", "1e-12", "--export", str(tmp_path / "ck" / "sharp"), *tiny]) == 0
     sharp, info = load_model(str(tmp_path / "ck" / "sharp.safetensors"))
     assert info.card["config"]["hr_channels"] == 4 and sharp.hr is not None

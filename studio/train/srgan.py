@@ -29,14 +29,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from studio.data.images import bicubic_down, bicubic_up
-from studio.metrics import colour_shift, detail_ratio
 from studio.nets.features import vgg19_features
 from studio.nets.sr_critic import SRCritic
 from studio.train import harness
 from studio.train.harness import autocast, cosine_lr, use_bf16
 from studio.train.srresnet import (SCALE, add_sr_args, arch_config, build_net, check_sr_args, finish, init_summary,
-                                   load_data, load_init, sample_grid, to_rgb, to_tensor, validate)
+                                   load_data, load_init, sample_grid, validate)
 
 SHIFT = 8  # the critic's input starts at a random offset below this (its stride)
 
@@ -121,22 +119,6 @@ def ema_update(ema: torch.nn.Module, net: torch.nn.Module, decay: float) -> None
         e.lerp_(p.detach(), 1 - decay)
 
 
-@torch.no_grad()
-def sharpness(net, val: list[np.ndarray], device, bf16: bool) -> dict[str, float]:
-    """Mean detail ratio and colour shift (studio bench sr's measures) on the validation images."""
-    was = net.training
-    net.eval()
-    det, shift = [], []
-    for hr in val:
-        lr = bicubic_down(hr, SCALE)
-        with autocast(device, bf16):
-            out = to_rgb(net(to_tensor(lr, device)))
-        det.append(detail_ratio(out, hr.astype(np.float64) / 255))
-        shift.append(colour_shift(out, bicubic_up(lr, SCALE)))
-    net.train(was)
-    return {"detail": float(np.mean(det)), "shift": float(np.mean(shift))}
-
-
 def train(args, ctx: harness.Context) -> None:
     net = build_net(args, ctx.device)
     ema = copy.deepcopy(net).requires_grad_(False)
@@ -187,10 +169,11 @@ def train(args, ctx: harness.Context) -> None:
             disc.requires_grad_(False)  # the G step needs D's gradient w.r.t. sr only
             with autocast(ctx.device, bf16):
                 logits, f_fake = disc(sr_c, bic_c)
-                with torch.no_grad():
-                    _, f_real = disc(hr_c, bic_c)
+                if args.fm_weight > 0:  # the critic's pass over the original serves feature matching only
+                    with torch.no_grad():
+                        _, f_real = disc(hr_c, bic_c)
                 loss_vgg = vgg_loss(feat_net, sr.clamp(0, 1), hr) if feat_net is not None else None
-            loss_fm = feature_matching(f_fake, f_real)
+            loss_fm = feature_matching(f_fake, f_real) if args.fm_weight > 0 else torch.zeros(())
             loss_adv = -logits.float().mean()
             loss_pix = F.l1_loss(sr.float(), hr)
             loss_low = F.l1_loss(F.avg_pool2d(sr.float(), SCALE), F.avg_pool2d(hr, SCALE))
@@ -229,7 +212,7 @@ def after_step(run: harness.Run, net, val, args, ctx, bf16: bool) -> None:
     if not harness.is_main() or not val:
         return
     if run.step % args.val_every == 0:
-        v = {**validate(net, val, ctx.device, bf16), **sharpness(net, val, ctx.device, bf16)}
+        v = validate(net, val, ctx.device, bf16, sharpness=True)
         run.extra["val"] = {**v, "step": run.step}
         run.log(f"val step {run.step}: Y-PSNR {v['psnr']:.2f} dB SSIM {v['ssim']:.4f} detail {v['detail']:.2f} "
                 f"shift {v['shift']:.2f} (bicubic {v['bicubic_psnr']:.2f})")

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from studio.data.images import bicubic_down, bicubic_up, find_images, read_rgb
 from studio.errors import StudioError
-from studio.metrics import crop_to_multiple, sr_scores
+from studio.metrics import colour_shift, crop_to_multiple, detail_ratio, sr_scores
 from studio.nets.srresnet import SRResNet
 from studio.train import harness
 from studio.train.harness import autocast, cosine_lr, use_bf16
@@ -123,21 +123,29 @@ def to_rgb(x: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
-def validate(net: SRResNet, val: list[np.ndarray], device, bf16: bool) -> dict[str, float]:
-    """Mean Y-PSNR / SSIM of the net and of bicubic on the validation images."""
+def validate(net: SRResNet, val: list[np.ndarray], device, bf16: bool, sharpness: bool = False) -> dict[str, float]:
+    """Mean Y-PSNR / SSIM of the net and of bicubic on the validation images; with `sharpness`
+    also the net's detail ratio and colour shift (studio bench sr's measures)."""
     was = net.training
     net.eval()
-    scores, base = [], []
+    scores, base, detail, shift = [], [], [], []
     for hr in val:
         lr = bicubic_down(hr, SCALE)
         x = to_tensor(lr, device)
         with autocast(device, bf16):
-            out = net(x)
-        scores.append(sr_scores(to_rgb(out), hr.astype(np.float64) / 255))
-        base.append(sr_scores(bicubic_up(lr, SCALE), hr.astype(np.float64) / 255))  # Pillow's, as the literature
+            out = to_rgb(net(x))
+        truth, bic = hr.astype(np.float64) / 255, bicubic_up(lr, SCALE)  # Pillow's bicubic, as the literature
+        scores.append(sr_scores(out, truth))
+        base.append(sr_scores(bic, truth))
+        if sharpness:
+            detail.append(detail_ratio(out, truth))
+            shift.append(colour_shift(out, bic))
     net.train(was)
     s, b = np.mean(scores, axis=0), np.mean(base, axis=0)
-    return {"psnr": float(s[0]), "ssim": float(s[1]), "bicubic_psnr": float(b[0]), "bicubic_ssim": float(b[1])}
+    result = {"psnr": float(s[0]), "ssim": float(s[1]), "bicubic_psnr": float(b[0]), "bicubic_ssim": float(b[1])}
+    if sharpness:
+        result.update(detail=float(np.mean(detail)), shift=float(np.mean(shift)))
+    return result
 
 
 @torch.no_grad()
