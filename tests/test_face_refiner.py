@@ -174,3 +174,97 @@ def test_trainer_smoke_run_resumes_and_exports_a_loadable_refiner(tmp_path):
     card = json.loads((tmp_path / "store" / "face-refiner.json").read_text())
     assert card["training"]["steps"] == 3 and "non-commercial" in card["license"]
     assert isinstance(net, FaceRefiner) and net.config == {"width": 8, "blocks": 1}
+
+
+def test_an_attributes_zone_is_its_footprint_computed_once_the_same_everywhere():
+    ed = FaceEditor(_icgan(), upscale=None, refine_steps=0, refiner=None)
+    zone = ed.zone(["Blond_Hair"], 1.0)
+    assert zone.shape == (64, 64) and zone.dtype == np.float32
+    assert zone.max() == pytest.approx(1.0) and zone.min() >= 0 and zone.min() < 0.9  # a map, not a constant
+    again = FaceEditor(_icgan(), upscale=None, refine_steps=0, refiner=None).zone(["Blond_Hair"], 1.0)
+    assert np.array_equal(zone, again)  # seeded: region() and render() of any session agree
+    both = ed.zone(["Blond_Hair", "Smiling"], 1.0)
+    assert (both >= zone).all() and ed.zone([]) is None
+    assert (ed.zone(["Smiling"]) >= ed.zone(["Smiling"], 1.0)).all()  # ZONE_FULL < 1: counts fully sooner
+    ed.zones = False
+    assert ed.zone(["Smiling"]) is None
+
+
+def test_a_zone_keeps_the_region_where_the_attribute_lives():
+    rec = np.full((64, 64, 3), 0.5, np.float32)
+    gen = rec.copy()
+    gen[10:50, 10:50] += 0.4
+    zone = np.zeros((64, 64), np.float32)
+    zone[:, :32] = 1
+    region = edit_region(gen, rec, zone)
+    assert region[30, 15] == 1 and region[30, 45] == 0
+
+
+def _synthetic_face(side=128):
+    """A face square framed like CelebA-HQ: textured dark hair on top and at the sides, skin in
+    the middle (where skin_distance looks for the cheeks), a dark blue background beside the hair
+    (as dark as the hair: only its hue tells them apart)."""
+    rng = np.random.default_rng(0)
+    img = np.empty((side, side, 3), np.float32)
+    img[...] = (0.12, 0.16, 0.35)
+    yy, xx = np.mgrid[0:side, 0:side] / side
+    face = ((xx - 0.5) / 0.25) ** 2 + ((yy - 0.6) / 0.3) ** 2 <= 1
+    hair = (((xx - 0.5) / 0.4) ** 2 + ((yy - 0.45) / 0.42) ** 2 <= 1) & ~face
+    img[face] = (0.85, 0.62, 0.5)
+    img[hair] = np.array([0.25, 0.16, 0.1]) + rng.normal(0, 0.05, (hair.sum(), 1))  # strands
+    return np.clip(img, 0, 1).astype(np.float32), face, hair
+
+
+def test_the_hair_mask_follows_the_hair_not_the_skin_or_the_background():
+    from studio.engines import recolour
+
+    img, face, hair = _synthetic_face()
+    prior = np.zeros((64, 64), np.float32)
+    yy, xx = np.mgrid[0:64, 0:64] / 64
+    prior[(((xx - 0.5) / 0.48) ** 2 + ((yy - 0.45) / 0.5) ** 2 <= 1)] = 1.0  # the GAN changes hair, face and some background
+    mask = recolour.hair_mask(img, prior)
+    background = ~hair & ~face
+    assert mask[hair].mean() > 0.8
+    assert mask[face].mean() < 0.1 and mask[background].mean() < 0.1
+    far = cv2.resize(prior, (128, 128)) < recolour.SURE_NOT
+    assert (mask[far] == 0).all()  # never beyond the prior: those pixels stay the photo's
+
+
+def test_recolouring_moves_the_hair_to_the_target_colour_and_keeps_its_strands():
+    from studio.engines import recolour
+
+    img, face, hair = _synthetic_face()
+    mask = hair.astype(np.float32)
+    out = recolour.recolour(img, mask, "Blond_Hair")
+    lab = lambda a: cv2.cvtColor(a, cv2.COLOR_RGB2LAB)[hair]  # noqa: E731
+    target = recolour.HAIR_LAB["Blond_Hair"][0]
+    assert np.abs(np.median(lab(out), 0) - target).max() < 2.0  # the median becomes real blond's
+    assert (out[~hair] == img[~hair]).all()
+    inner = cv2.erode(hair.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    detail = lambda a: (a - cv2.GaussianBlur(a, (0, 0), 3))[inner].std()  # noqa: E731
+    assert detail(out) > 1.2 * detail(img)  # the strands stay, their contrast grows with the lightness
+    chroma = lambda a: cv2.cvtColor(a, cv2.COLOR_RGB2LAB)[inner][:, 1:].std(0)  # noqa: E731
+    assert (chroma(out) <= chroma(img) + 0.5).all()  # colour noise is not amplified into streaks
+    half = recolour.recolour(img, mask, "Blond_Hair", 0.5)
+    assert np.allclose(half, (img + out) / 2, atol=1e-5)
+    assert np.array_equal(recolour.recolour(img, mask, "Blond_Hair", 0.0), img)
+
+
+def test_a_hair_colour_edit_recolours_and_keeps_every_pixel_outside_its_region(trained_refine):
+    img = smooth_image(120, 160, 5)
+    ed = FaceEditor(_icgan(), upscale=None, refine_steps=0, refiner=trained_refine)
+    session = ed.encode(img, options=EditOptions(box=(40, 20, 80, 80)))
+    values = {**session.values, "Blond_Hair": 2.0}
+    assert session.recoloured(session.moved(values))
+    assert not session.recoloured(session.moved({**session.values, "Smiling": 2.0}))
+    out = session.render(values)
+    inside = np.zeros(img.shape[:2], bool)
+    inside[20:100, 40:120] = session.region(values, 80) > 0
+    changed = np.abs(out - img).sum(2) > 0
+    assert changed.any() and not changed[~inside].any()
+    assert session.hair_target(values)[0] == "Blond_Hair"
+    session.values.update(Black_Hair=0.6, Blond_Hair=-1.0, Brown_Hair=-0.5, Gray_Hair=-1.0)
+    assert session.hair_target({"Black_Hair": 0.1}) == ("Brown_Hair", 0.5)  # no colour left: the commonest
+    session.values.update(Gray_Hair=0.3)
+    assert session.hair_target({"Black_Hair": -1.0})[0] == "Gray_Hair"  # the encoder reads some grey
+

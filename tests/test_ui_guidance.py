@@ -44,8 +44,14 @@ def test_missing_xcb_libraries_are_named_with_their_debian_packages():
                                  loader_without("libEGL.so.1")).endswith("sudo apt install libegl1)")
 
 
-def test_this_machines_libraries_load():
-    assert gui_libraries.missing_libraries() == []  # the real loader: all installed here
+def test_the_real_loader_agrees_with_the_linker_cache():
+    import ctypes.util
+
+    # an independent witness: ldconfig's cache (find_library) against dlopen (what the app uses),
+    # on whatever this machine has installed
+    stem = lambda soname: soname.removeprefix("lib").split(".so")[0]  # noqa: E731
+    cached = [n for n in gui_libraries.XCB_LIBRARIES if ctypes.util.find_library(stem(n)) is None]
+    assert gui_libraries.missing_libraries() == cached
 
 
 def test_studio_exits_2_with_one_line_instead_of_a_qt_abort(monkeypatch, capsys):

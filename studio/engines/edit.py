@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from studio.catalogue import EditOptions
-from studio.engines import faces
+from studio.engines import faces, recolour
 from studio.engines.masks import composite
 from studio.errors import StudioError
 from studio.jobs import Job, quiet_job
@@ -60,9 +60,21 @@ LOCAL_TONE_SIGMA = 8.0  # ...though the face keeps its own colours at this scale
 # With the face refiner, the region it repaints: where the edit's blurred summed RGB change at
 # 64 px exceeds REGION_TAU, grown by REGION_GROW px (the refiner needs the region's edges), soft
 # at its border over REGION_SOFT px of the 64-px grid.
-REGION_TAU = 0.15  # at 0.1 a smile took 55 % of the face square (IcGAN moves everything a little); at 0.25 edits read too weakly
+# Without zones, 0.1 let a smile take 55 % of the face square (IcGAN moves everything a little);
+# weighted by the attribute's zone, 0.1 keeps the region where the attribute lives and edits
+# read more strongly than at 0.15 (judge success 68.6 vs 66.2 %, 30 held-out faces).
+REGION_TAU = 0.1
 REGION_GROW = 3
 REGION_SOFT = 1.0
+# Each attribute's footprint ("zone"): where the generator changes a face when that attribute
+# flips, averaged over ZONE_SAMPLES seeded random faces (correlates 0.8-0.97 with the same map
+# over encoded CelebA faces). The change map is weighted by it, so an edit repaints where its
+# attribute lives (the mouth and cheeks for a smile, the eye band for glasses), not the eyes or
+# the jaw that the 64-px generator also moves in passing.
+ZONE_SAMPLES = 64
+ZONE_SIGMA = 2.0
+ZONE_FULL = 0.5  # the zone counts fully above this share of its peak
+ZONE_SEED = 0
 # Making the key attribute present makes these absent (unless the user set them as well).
 LINKS = {
     "Black_Hair": ("Blond_Hair", "Brown_Hair", "Gray_Hair"),
@@ -75,6 +87,9 @@ LINKS = {
     "Straight_Hair": ("Wavy_Hair", "Bald"),
     "Wavy_Hair": ("Straight_Hair", "Bald"),
 }
+# Colour edits: recoloured in the photo's own detail (recolour.py) instead of repainted.
+HAIR_COLOURS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair")
+RECOLOUR_FULL = 1.0  # a slider move this large gives the target colour in full (as does a slider at +-1)
 REFINE_STEPS = 15  # z refinement steps at encode; a card's edit.refine_steps overrides it
 REFINE_LR = 0.05
 Z_LIMIT = 3.0
@@ -97,10 +112,13 @@ def local_weight(gen: np.ndarray, rec: np.ndarray) -> np.ndarray:
     return np.clip(blurred / LOCAL_TAU, 0, 1)[..., None].astype(np.float32)
 
 
-def edit_region(gen: np.ndarray, rec: np.ndarray) -> np.ndarray:
+def edit_region(gen: np.ndarray, rec: np.ndarray, zone: np.ndarray | None = None) -> np.ndarray:
     """(64, 64) float32 in [0, 1]: where the edit `gen` changes the reconstruction `rec`
-    enough for the refiner to repaint it (0 everywhere when nothing changed)."""
+    enough for the refiner to repaint it (0 everywhere when nothing changed); `zone` (64x64 in
+    [0, 1], the moved attributes' footprint) weights the change first."""
     change = cv2.GaussianBlur(np.abs(gen - rec).sum(2), (0, 0), LOCAL_SIGMA)
+    if zone is not None:
+        change = change * zone
     region = (change > REGION_TAU).astype(np.uint8)
     if not region.any():
         return np.zeros(change.shape, np.float32)
@@ -163,8 +181,43 @@ class EditSession:
             # The refiner draws along the 64-px "local" edit (`edited`: the photo's own face plus the
             # change, G's pixels where it changes most) rather than G(z, y') itself: more of the person
             # is kept (whole-face PSNR 20.39 vs 19.96 dB, 7 attributes, 30 held-out faces).
-            return ed._paste_refined(self, self.generated(values), job, edited)
+            moved = self.moved(values)
+            if self.recoloured(moved):
+                return ed._paste_recoloured(self, self.generated(values), job, ed.zone(moved, 1.0),
+                                            *self.hair_target(values))
+            return ed._paste_refined(self, self.generated(values), job, edited, ed.zone(moved))
         return ed._paste(self, edited, job, transfer)
+
+    def moved(self, values: dict[str, float] | None) -> list[str]:
+        """The attributes an edit to these values changes (links included)."""
+        ed = self.editor
+        changed = ed.linked(self, ed.check_attributes(values or {}))
+        return [a for a, v in changed.items() if v != self.values[a]]
+
+    def recoloured(self, moved: list[str]) -> bool:
+        """True when a refined render of an edit moving these attributes recolours the hair
+        (recolour.py, which needs the zones) instead of repainting it."""
+        return self.editor.zones and bool(moved) and all(a in HAIR_COLOURS for a in moved)
+
+    def hair_target(self, values: dict[str, float] | None) -> tuple[str, float]:
+        """The hair colour a colour edit moves towards and how far (0-1): the colour made more
+        present; else the most present one that the edit does not lower (the encoder's reading
+        of the other colours), brown or black when none is present."""
+        ed = self.editor
+        after = ed.linked(self, ed.check_attributes(values or {}))
+        delta = {a: after.get(a, self.values[a]) - self.values[a] for a in HAIR_COLOURS if a in self.values}
+        # how far: the slider's move, and at least how far it now stands on the side it moved
+        # to (at -1, "not blond" in full even where the encoder read the hair as barely blond)
+        amount = min(1.0, max((max(abs(d) / RECOLOUR_FULL, np.sign(d) * after.get(a, self.values[a]))
+                               for a, d in delta.items() if d != 0), default=0.0))
+        raised = [a for a in delta if delta[a] > 0]
+        if raised:
+            return max(raised, key=lambda a: after[a]), amount
+        kept = {a: self.values[a] for a in delta if delta[a] == 0}
+        best = max(kept, key=kept.get, default=None)
+        if best is not None and kept[best] > 0:
+            return best, amount
+        return ("Brown_Hair" if "Brown_Hair" in kept else "Black_Hair"), amount
 
     def refined(self, transfer: str | None = None) -> bool:
         """True when render() has the face refiner repaint the edit's region."""
@@ -179,7 +232,13 @@ class EditSession:
         """(side, side) in [0, 1] (default 64), in the levelled face square: where a refined
         render of these values may change the photo (edit_region of the edit, resized as the
         render resizes it)."""
-        region = edit_region(self.generated(values), self.reconstruction)
+        moved = self.moved(values)
+        if self.refined() and self.recoloured(moved):
+            zone = self.editor.zone(moved, 1.0)
+            prior = recolour.hair_prior(self.generated(values) - self.reconstruction, zone)
+            region = recolour.hair_mask(self.crop, prior)
+            return _resize(region, side or 64, clip=True)
+        region = edit_region(self.generated(values), self.reconstruction, self.editor.zone(moved))
         return region if side is None else _resize(region, side, clip=True)
 
     def transfer_for(self, transfer: str | None) -> str:
@@ -200,7 +259,7 @@ class FaceEditor:
 
     def __init__(self, model: str | object, device=None, *, method: str = "auto",
                  refine_steps: int | None = None, upscale="auto", level: bool = True, attributes=None,
-                 refiner="auto"):
+                 refiner="auto", zones: bool = True):
         card: dict = {}
         if isinstance(model, str):
             from studio.checkpoints import load_model
@@ -242,6 +301,8 @@ class FaceEditor:
             refiner = load_refiner(device)
         self.refiner = refiner
         self.level = level
+        self.zones = zones
+        self._zones: dict[int, np.ndarray] = {}
         self._index = {a.lower(): i for i, a in enumerate(self.attributes)}
 
     # -- attributes ----------------------------------------------------------------------
@@ -334,6 +395,34 @@ class FaceEditor:
                 job.progress((i + 1) / self.refine_steps, "fitting the face")
         return z.detach()[0]
 
+    def zone(self, names: list[str], full: float = ZONE_FULL) -> np.ndarray | None:
+        """(64, 64) in [0, 1]: where flipping any of these attributes changes a face, counting
+        fully above `full` of its peak (None for none, or when zones are off)."""
+        if not names or not self.zones:
+            return None
+        peak1 = np.max([self._zone(self.attributes.index(a)) for a in names], axis=0)
+        return np.clip(peak1 / full, 0, 1).astype(np.float32)
+
+    def _zone(self, i: int) -> np.ndarray:
+        """Attribute i's footprint: the mean change between G with the attribute absent and
+        present (the editor's own gain and method) over seeded random faces; computed once."""
+        if i not in self._zones:
+            g = torch.Generator().manual_seed(ZONE_SEED)
+            z = torch.randn(ZONE_SAMPLES, self.net.nz, generator=g).clamp_(-Z_LIMIT, Z_LIMIT)
+            y = torch.rand(ZONE_SAMPLES, self.net.ny, generator=g) * 2 - 1
+            ends = []
+            for v in (-1.0, 1.0):
+                zv, yv = z.clone(), y.clone()
+                step = self.gains[self.attributes[i]] * (v - y[:, i])
+                if self.methods[self.attributes[i]] == "latent":
+                    zv = (zv + step[:, None] / 2 * self.net.directions[i].to(zv)).clamp_(-Z_LIMIT, Z_LIMIT)
+                else:
+                    yv[:, i] = (y[:, i] + step).clamp(-Y_LIMIT, Y_LIMIT)
+                ends.append(self._generate(zv, yv))
+            change = cv2.GaussianBlur(np.abs(ends[1] - ends[0]).sum(3).mean(0), (0, 0), ZONE_SIGMA)
+            self._zones[i] = (change / max(float(change.max()), 1e-6)).astype(np.float32)
+        return self._zones[i]
+
     # -- generating and pasting ----------------------------------------------------------
 
     def _tensor(self, img: np.ndarray) -> torch.Tensor:
@@ -383,11 +472,12 @@ class FaceEditor:
         job.progress(0.7, "blending")
         return self._to_photo(session, change, faces.face_weight(s), transfer)
 
-    def _paste_refined(self, session: EditSession, gen: np.ndarray, job: Job, coarse: np.ndarray) -> np.ndarray:
-        """The refiner repaints, along `coarse`, the region where `gen` changes the face; the photo
-        keeps every other pixel."""
+    def _paste_refined(self, session: EditSession, gen: np.ndarray, job: Job, coarse: np.ndarray,
+                       zone: np.ndarray | None) -> np.ndarray:
+        """The refiner repaints, along `coarse`, the region where `gen` changes the face (weighted
+        by the moved attributes' `zone`); the photo keeps every other pixel."""
         s = session.box[2]
-        region = edit_region(gen, session.reconstruction)
+        region = edit_region(gen, session.reconstruction, zone)
         if not region.any():
             return session.rgb.copy()
         job.progress(0.5, "drawing the edit in the photo's detail")
@@ -395,6 +485,23 @@ class FaceEditor:
         face = self.refiner(session.crop, soft, coarse)
         job.progress(0.9, "blending")
         return self._to_photo(session, face, soft * faces.face_weight(s), "replace")
+
+    def _paste_recoloured(self, session: EditSession, gen: np.ndarray, job: Job, zone: np.ndarray,
+                          target: str, amount: float) -> np.ndarray:
+        """A hair colour edit: the photo's hair (GrabCut from the attribute's zone and the
+        generator's change) given `target` hair's colour, its own strands kept; every other pixel
+        is the photo's."""
+        s = session.box[2]
+        job.progress(0.5, "finding the hair")
+        mask = recolour.hair_mask(session.crop, recolour.hair_prior(gen - session.reconstruction, zone))
+        if not mask.any():
+            return session.rgb.copy()
+        job.progress(0.7, "recolouring")
+        face = recolour.recolour(session.crop, mask, target, amount)
+        job.progress(0.9, "blending")
+        # recolour() feathered the mask already; here it only bounds what may change. Hair reaches
+        # the square's edge: a narrow fade there, not face_weight's ellipse (half-recoloured ends)
+        return self._to_photo(session, face, (mask > 0) * faces.border_weight(s), "replace")
 
     def _to_photo(self, session: EditSession, change: np.ndarray, weight: np.ndarray, transfer: str) -> np.ndarray:
         """Rotate a face-square image back into the photo and blend it with `weight` (s x s):

@@ -147,6 +147,14 @@ def face_weight(side: int) -> np.ndarray:
     return (w * w * (3 - 2 * w)).astype(np.float32)  # smoothstep
 
 
+def border_weight(side: int, margin: float = 0.08) -> np.ndarray:
+    """1 over the square, fading (smoothstep) to exactly 0 at its edge over `margin` of the side:
+    for changes that belong to the whole square, such as hair reaching its edge."""
+    t = np.clip(np.minimum(np.arange(side) + 0.5, side - 0.5 - np.arange(side)) / (margin * side), 0, 1)
+    w = np.minimum(t[None, :], t[:, None]).astype(np.float32)
+    return w * w * (3 - 2 * w)
+
+
 def crop_box_for_detection(det: Box) -> Box:
     """The square that frames a detected face like a CelebA-HQ training image."""
     x, y, w, h = det

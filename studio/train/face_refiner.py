@@ -299,7 +299,8 @@ def train(args, ctx: harness.Context) -> None:
     val = (to_t(val_faces), upsample(to_t(val_coarse)))
     data = RefinerData(faces, coarse, masks, seed=args.seed + harness.context().rank, truth_share=args.truth_share)
     batches = harness.InfiniteBatches(data, args.batch, seed=args.seed)
-    run.resume(batches)
+    if not run.resume(batches) and args.init:
+        load_init(args.init, net, run)
     bf16 = use_bf16(args, ctx.device)
     run.log(f"bf16 autocast {'on' if bf16 else 'off'}")
     run.extra["settings"] = {"loss": f"L1 in the region + 0.1 x L1 outside + {args.adv} x hinge PatchGAN "
@@ -359,6 +360,22 @@ def train(args, ctx: harness.Context) -> None:
     harness.barrier()
 
 
+def load_init(name: str, net: FaceRefiner, run: harness.Run) -> None:
+    """A new run continues from a shipped refiner's weights (its critic starts afresh): how a
+    later session carries training on when the earlier run folder is not on this machine."""
+    from studio.checkpoints import load_model
+
+    init, info = load_model(name, "cpu")
+    if info.architecture != "face-refiner" or dict(info.card.get("config") or {}) != net.config:
+        raise StudioError(f"--init {name} is a {info.architecture} {info.card.get('config')}; "
+                          f"this run needs a face-refiner {net.config}")
+    net.load_state_dict({k: v.float() for k, v in init.state_dict().items()})
+    earlier = info.card.get("training", {}).get("steps")
+    run.extra["init"] = {"name": info.name, "steps": earlier, "cpu_hours": info.card.get("cpu_hours"),
+                         "trained_with": info.card.get("trained_with")}
+    run.log(f"starting from {info.weights} ({earlier} steps)")
+
+
 def export(args, net: FaceRefiner, run: harness.Run, n_faces: int) -> None:
     from studio.checkpoints import save_checkpoint
 
@@ -379,6 +396,8 @@ def export(args, net: FaceRefiner, run: harness.Run, n_faces: int) -> None:
         "trained_with": " ".join(["studio train face-refiner"] + [a for a in sys.argv[1:] if a not in ("train", "face-refiner")]),
         "training": {"steps": run.step, **run.extra.get("settings", {})},
     }
+    if "init" in run.extra:  # the steps and hours before this run, so the card tells the whole history
+        card["initialised_from"] = run.extra["init"]
     if "val" in run.extra:
         card["validation"] = {"set": f"last {args.val_holdout} faces, centre 128x128 hole, GAN face = DCGAN "
                                      "reconstruction", **{k: round(v, 3) for k, v in run.extra["val"].items()}}
@@ -405,6 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fit-steps", type=int, default=None,
                    help=f"z-fitting steps of the GAN reconstructions (default DCGAN {DCGAN_STEPS}, IcGAN {ICGAN_STEPS})")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--init", default=None, metavar="CHECKPOINT",
+                   help="a new run starts from this face-refiner checkpoint's weights (name or file)")
     p.add_argument("--export", type=Path, help="at the end, write this checkpoint stem (.safetensors + .json)")
     harness.add_run_args(p)
     return p
