@@ -13,6 +13,7 @@ from studio.engines.edit import FaceEditor, edit_region
 from studio.engines.face_refine import FaceRefine
 from studio.engines.inpaint_face import FaceInpainter
 from studio.engines.latent_search import SearchOptions
+from studio.errors import StudioError
 from studio.nets.dcgan import DCGAN64
 from studio.nets.face_refiner import FaceRefiner
 from studio.nets.icgan import IcGAN64
@@ -174,6 +175,18 @@ def test_trainer_smoke_run_resumes_and_exports_a_loadable_refiner(tmp_path):
     card = json.loads((tmp_path / "store" / "face-refiner.json").read_text())
     assert card["training"]["steps"] == 3 and "non-commercial" in card["license"]
     assert isinstance(net, FaceRefiner) and net.config == {"width": 8, "blocks": 1}
+    # --init: a new run folder (another machine) continues from the exported weights
+    shipped = str(tmp_path / "store" / "face-refiner.safetensors")
+    again = [a if a != str(tmp_path / "run") else str(tmp_path / "run2") for a in base]
+    trainer.main(again + ["--max-steps", "1", "--lr", "0", "--init", shipped,
+                          "--export", str(tmp_path / "store" / "next")])
+    net2, _ = load_model(str(tmp_path / "store" / "next.safetensors"))
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), net2.state_dict().values()))
+    card2 = json.loads((tmp_path / "store" / "next.json").read_text())
+    assert card2["initialised_from"]["steps"] == 3
+    with pytest.raises(StudioError, match="needs a face-refiner"):
+        wider = [{"8": "16", str(tmp_path / "run2"): str(tmp_path / "run3")}.get(a, a) for a in again]
+        trainer.main(wider + ["--max-steps", "1", "--init", shipped])
 
 
 def test_an_attributes_zone_is_its_footprint_computed_once_the_same_everywhere():

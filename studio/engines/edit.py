@@ -89,6 +89,7 @@ LINKS = {
 }
 # Colour edits: recoloured in the photo's own detail (recolour.py) instead of repainted.
 HAIR_COLOURS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair")
+PRIOR_COLOURS = ("Blond_Hair", "Black_Hair")
 RECOLOUR_FULL = 1.0  # a slider move this large gives the target colour in full (as does a slider at +-1)
 REFINE_STEPS = 15  # z refinement steps at encode; a card's edit.refine_steps overrides it
 REFINE_LR = 0.05
@@ -143,6 +144,7 @@ class EditSession:
     reconstruction: np.ndarray = field(repr=False)  # G(z, y), float32 [0, 1]
     options: EditOptions = field(default_factory=EditOptions)  # transfer, gain and links of its edits
     crop: np.ndarray | None = field(default=None, repr=False)  # the levelled face square at full size
+    _hair: np.ndarray | None = field(default=None, repr=False)  # hair_mask(), once computed
 
     def preview(self, values: dict[str, float] | None = None, transfer: str | None = None) -> np.ndarray:
         """The edited 64x64 face (one generator pass), float32 HxWx3 in [0, 1]; transfer
@@ -183,8 +185,7 @@ class EditSession:
             # is kept (whole-face PSNR 20.39 vs 19.96 dB, 7 attributes, 30 held-out faces).
             moved = self.moved(values)
             if self.recoloured(moved):
-                return ed._paste_recoloured(self, self.generated(values), job, ed.zone(moved, 1.0),
-                                            *self.hair_target(values))
+                return ed._paste_recoloured(self, job, *self.hair_target(values))
             return ed._paste_refined(self, self.generated(values), job, edited, ed.zone(moved))
         return ed._paste(self, edited, job, transfer)
 
@@ -198,6 +199,19 @@ class EditSession:
         """True when a refined render of an edit moving these attributes recolours the hair
         (recolour.py, which needs the zones) instead of repainting it."""
         return self.editor.zones and bool(moved) and all(a in HAIR_COLOURS for a in moved)
+
+    def hair_mask(self) -> np.ndarray:
+        """(s, s) in [0, 1] over the face square: the hair that every colour edit of this face
+        recolours (recolour.hair_mask), computed once. Its prior: the generator's change when
+        the hair is made blond and when it is made black (opposite ends: together they find all
+        of this face's hair, where grey alone changes only the top) within the union of the
+        hair colours' zones."""
+        if self._hair is None:
+            colours = [a for a in HAIR_COLOURS if a in self.values]
+            changes = [self.generated({a: 1.0}) - self.reconstruction for a in PRIOR_COLOURS if a in self.values]
+            prior = recolour.hair_prior(changes, self.editor.zone(colours, 1.0))
+            self._hair = recolour.hair_mask(self.crop, prior)
+        return self._hair
 
     def hair_target(self, values: dict[str, float] | None) -> tuple[str, float]:
         """The hair colour a colour edit moves towards and how far (0-1): the colour made more
@@ -234,10 +248,7 @@ class EditSession:
         render resizes it)."""
         moved = self.moved(values)
         if self.refined() and self.recoloured(moved):
-            zone = self.editor.zone(moved, 1.0)
-            prior = recolour.hair_prior(self.generated(values) - self.reconstruction, zone)
-            region = recolour.hair_mask(self.crop, prior)
-            return _resize(region, side or 64, clip=True)
+            return _resize(self.hair_mask(), side or 64, clip=True)
         region = edit_region(self.generated(values), self.reconstruction, self.editor.zone(moved))
         return region if side is None else _resize(region, side, clip=True)
 
@@ -486,14 +497,12 @@ class FaceEditor:
         job.progress(0.9, "blending")
         return self._to_photo(session, face, soft * faces.face_weight(s), "replace")
 
-    def _paste_recoloured(self, session: EditSession, gen: np.ndarray, job: Job, zone: np.ndarray,
-                          target: str, amount: float) -> np.ndarray:
-        """A hair colour edit: the photo's hair (GrabCut from the attribute's zone and the
-        generator's change) given `target` hair's colour, its own strands kept; every other pixel
-        is the photo's."""
+    def _paste_recoloured(self, session: EditSession, job: Job, target: str, amount: float) -> np.ndarray:
+        """A hair colour edit: the photo's hair (session.hair_mask) given `target` hair's colour,
+        `amount` of the way, its own strands kept; every other pixel is the photo's."""
         s = session.box[2]
         job.progress(0.5, "finding the hair")
-        mask = recolour.hair_mask(session.crop, recolour.hair_prior(gen - session.reconstruction, zone))
+        mask = session.hair_mask()
         if not mask.any():
             return session.rgb.copy()
         job.progress(0.7, "recolouring")

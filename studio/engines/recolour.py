@@ -32,20 +32,24 @@ FACE_ELLIPSE = (0.5, 0.62, 0.2, 0.26)
 HAIR_BAND = (0.5, 0.12, 0.18, 0.07)  # above the hairline of most faces: a forehead in it spoils the seeds
 BACKGROUND_CORNER = 0.1
 MIN_SEED = 50  # crown pixels (of the GrabCut grid) needed to trust the crown's colour
+CROWN_SPREAD_MIN = np.array([10.0, 3.0, 3.0], np.float32)  # L, a, b
 CROWN_WEIGHTS = np.array([0.5, 1.0, 1.0], np.float32)  # L, a, b: shine and shadow vary hair's lightness most
 HAIR_NEAR, HAIR_FAR = 2.0, 4.0  # colour distance from the crown (in its spreads): hair below, not hair above
 CHANGE_SIGMA = 2.0  # at 64 px: only the generator's broad colour change is taken
 # Real hair of each colour, OpenCV float Lab (L 0-100): (centre, spread) of lab_stats over the
-# hair pixels (attribute zone > 0.5, not of the skin's colour), averaged over 150 CelebA-HQ
-# training faces per label (measured by `python -m studio.train.hair_colours`).
+# hair pixels (attribute zone > 0.5, not of the skin's colour), averaged over the decisive half
+# of 150 CelebA-HQ training faces per label (the lighter half of blond and grey, the darker half
+# of black, all brown: the average blond is a dark blond that reads as light brown), measured by
+# `python -m studio.train.hair_colours`.
 HAIR_LAB = {
-    "Black_Hair": (np.array([12.7, 1.4, 1.7], np.float32), np.array([8.7, 2.0, 2.5], np.float32)),
-    "Blond_Hair": (np.array([49.4, 6.4, 17.9], np.float32), np.array([18.7, 5.0, 8.7], np.float32)),
+    "Black_Hair": (np.array([5.7, 0.8, 1.3], np.float32), np.array([5.3, 1.5, 1.9], np.float32)),
+    "Blond_Hair": (np.array([59.9, 5.5, 19.4], np.float32), np.array([18.1, 5.0, 8.0], np.float32)),
     "Brown_Hair": (np.array([24.8, 6.9, 9.7], np.float32), np.array([17.5, 5.3, 7.7], np.float32)),
-    "Gray_Hair": (np.array([49.6, 3.6, 5.5], np.float32), np.array([15.0, 3.4, 4.7], np.float32)),
+    "Gray_Hair": (np.array([68.3, 3.2, 4.8], np.float32), np.array([15.2, 3.2, 4.9], np.float32)),
 }
 L_GAIN = (0.5, 2.0)  # lightness contrast of the photo's hair scaled towards the target's, within this
 LINEAR_SPREADS = 2.0
+CLOSE = 0.05  # holes in the hair mask narrower than this share of the side are filled
 EDGE_SOFT = 1.5  # mask feather, in px of the GrabCut grid
 
 
@@ -56,11 +60,13 @@ def _resize(img: np.ndarray, side: int) -> np.ndarray:
     return cv2.resize(img, (side, side), interpolation=interp).astype(np.float32)
 
 
-def hair_prior(change: np.ndarray, zone: np.ndarray) -> np.ndarray:
-    """(64, 64) in [0, 1]: how likely each pixel is hair to recolour: the generator's change on
-    THIS face (where its hair is) weighted by the attribute's zone (hair, not the skin that the
-    64-px generator also changes), 1 at its top PRIOR_TOP."""
-    p = cv2.GaussianBlur(np.abs(change).sum(2).astype(np.float32), (0, 0), CHANGE_SIGMA) * zone
+def hair_prior(changes: list[np.ndarray], zone: np.ndarray) -> np.ndarray:
+    """(64, 64) in [0, 1]: how likely each pixel is hair to recolour: the largest of the
+    generator's `changes` (64 x 64 x 3 each) on THIS face (where its hair is) weighted by the
+    hair colours' zone (hair, not the skin that the 64-px generator also changes), 1 at its top
+    PRIOR_TOP."""
+    change = np.max([np.abs(c).sum(2) for c in changes], axis=0).astype(np.float32)
+    p = cv2.GaussianBlur(change, (0, 0), CHANGE_SIGMA) * zone
     top = float(np.percentile(p, 100 * (1 - PRIOR_TOP)))
     return np.clip(p / max(top, 1e-6), 0, 1).astype(np.float32)
 
@@ -83,16 +89,37 @@ def _ellipse(side: int, cx: float, cy: float, rx: float, ry: float) -> np.ndarra
     return ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1
 
 
+def crown_hair(lab: np.ndarray, crown: np.ndarray, face: np.ndarray) -> np.ndarray:
+    """The hair among the `crown` pixels (bool, h x w) of a Lab image: of two colour clusters,
+    the one that lies closer to the `face` (hair hugs the head; background lies beyond it)."""
+    px = (lab[crown] * CROWN_WEIGHTS).astype(np.float32)
+    if len(px) < 2 * MIN_SEED:
+        return crown
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+    cv2.setRNGSeed(0)
+    _, labels, _ = cv2.kmeans(px, 2, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+    labels = labels.ravel()
+    dist = cv2.distanceTransform((~face).astype(np.uint8), cv2.DIST_L2, 3)[crown]
+    sizes = [int((labels == k).sum()) for k in (0, 1)]
+    if min(sizes) < MIN_SEED:  # one colour: all of it is the crown's hair
+        return crown
+    near = min((0, 1), key=lambda k: float(dist[labels == k].mean()))
+    out = np.zeros_like(crown)
+    out[crown] = labels == near
+    return out
+
+
 def hair_mask(crop: np.ndarray, prior: np.ndarray) -> np.ndarray:
     """(s, s) float32 in [0, 1]: the part of the face square `crop` (s x s x 3 in [0, 1]) that
     the colour edit recolours; `prior` (64 x 64 in [0, 1]) from hair_prior. Exactly 0 where the prior is below SURE_NOT, so those
     pixels stay the photo's.
 
-    GrabCut decides by colour between seeds placed by the framing of a face square (CelebA-HQ's,
-    which the editor levels every face to): hair is what crowns the head above the forehead
-    (HAIR_BAND) unless it has the skin's colour (a bald head); background is the top corners
-    (BACKGROUND_CORNER) and the face itself. The generator's change only bounds the search: its
-    average footprint for hair colour covers most of the square."""
+    GrabCut decides by colour between seeds placed by the generator's change on this face (hair
+    where it is strong and not of the skin's colour) and by the framing of a face square
+    (CelebA-HQ's, which the editor levels every face to): background is the top corners
+    (BACKGROUND_CORNER), the face itself and anything of the skin's colour; the crown of the
+    head (HAIR_BAND) is probably hair. What GrabCut keeps of the crown gives the hair's colour,
+    and pixels far from it fade out."""
     s = crop.shape[0]
     side = min(s, GRABCUT_SIDE)
     full_prior = prior
@@ -104,9 +131,10 @@ def hair_mask(crop: np.ndarray, prior: np.ndarray) -> np.ndarray:
     corner = (yy < BACKGROUND_CORNER) & (np.abs(xx - 0.5) > 0.5 - BACKGROUND_CORNER)
     band = _ellipse(side, *HAIR_BAND) & ~face & ~skin
     marks = np.full((side, side), cv2.GC_PR_BGD, np.uint8)
-    marks[prior >= MAYBE_HAIR] = cv2.GC_PR_FGD
-    marks[band | ((prior >= SURE_HAIR) & ~skin & ~corner)] = cv2.GC_FGD
-    marks[(prior < SURE_NOT) | face | skin | (corner & ~band)] = cv2.GC_BGD
+    # the crown is only probably hair (background shows above a small head): GrabCut decides
+    marks[(prior >= MAYBE_HAIR) | band] = cv2.GC_PR_FGD
+    marks[(prior >= SURE_HAIR) & ~skin & ~corner] = cv2.GC_FGD
+    marks[(prior < SURE_NOT) | face | skin | corner] = cv2.GC_BGD
     fg = np.isin(marks, (cv2.GC_FGD, cv2.GC_PR_FGD))
     if fg.any() and (marks == cv2.GC_BGD).any():
         cv2.setRNGSeed(0)  # GrabCut's k-means start: the same mask on every call (region() = render())
@@ -122,9 +150,13 @@ def hair_mask(crop: np.ndarray, prior: np.ndarray) -> np.ndarray:
         # GrabCut's background model knows only the corners and the skin: a background of
         # another colour next to the hair can pass; fade out what is far from the crown's colour
         lab = cv2.cvtColor(img, cv2.COLOR_RGB2LAB).astype(np.float32)
-        centre, spread = lab_stats(lab, (band & fg).astype(np.float32))
+        centre, spread = lab_stats(lab, crown_hair(lab, band & fg, face).astype(np.float32))
+        spread = np.maximum(spread, CROWN_SPREAD_MIN)  # one-tone black hair: its shine is hair too
         d = np.sqrt((((lab - centre) / spread * CROWN_WEIGHTS) ** 2).sum(2) / 3)
         mask *= np.clip((HAIR_FAR - d) / (HAIR_FAR - HAIR_NEAR), 0, 1)
+    # close the holes that shine and shadow leave inside the hair (each would stay its old colour)
+    k = 2 * int(CLOSE * side / 2) + 1
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     mask = cv2.GaussianBlur(mask, (0, 0), EDGE_SOFT)
     mask = np.clip(_resize(mask, s), 0, 1)
     mask[_resize(full_prior, s) < SURE_NOT] = 0.0  # never beyond the footprint
@@ -157,10 +189,13 @@ def recolour(crop: np.ndarray, mask: np.ndarray, target: str, amount: float = 1.
     gain = spread_t / spread
     gain[0] = np.clip(gain[0], *L_GAIN)
     gain[1:] = np.clip(gain[1:], 0.0, 1.0)
-    # the gain acts on the hair's own variation only: what lies beyond LINEAR_SPREADS of it (a
-    # scalp in a parting, a skin edge in the feather) keeps its distance, or it would flare
+    # A lightness gain acts on the hair's own variation only: what lies beyond LINEAR_SPREADS
+    # of it (a scalp in a parting, a skin edge in the feather) keeps its distance, or it would
+    # flare. Chroma is only ever compressed, all of it: a shadow's own tint, kept whole under
+    # a shift to grey, turns blue.
     dev = lab - centre
     bound = LINEAR_SPREADS * spread
+    bound[1:] = np.inf
     inner = np.clip(dev, -bound, bound)
     moved = inner * gain + (dev - inner) + centre_t
     moved[..., 0] = np.clip(moved[..., 0], 0, 100)

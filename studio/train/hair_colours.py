@@ -6,7 +6,9 @@
 Per hair colour label, faces labelled with that colour alone (the last --holdout files by number,
 the benchmark's, excluded); per face, the robust centre and spread (recolour.lab_stats) of its
 hair pixels: where the edit's zone for that colour is above ZONE and the pixel is not of the
-skin's colour. Prints the per-label means as HAIR_LAB entries (OpenCV float Lab, L 0-100).
+skin's colour. Prints the means over the label's decisive half (the lighter half of blond and
+grey faces, the darker half of black; all brown faces) as HAIR_LAB entries (OpenCV float Lab,
+L 0-100).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import numpy as np
 
 ZONE = 0.5
+DECISIVE = {"Blond_Hair": 1, "Gray_Hair": 1, "Black_Hair": -1}  # lighter / darker half of the faces
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,9 +54,14 @@ def main(argv: list[str] | None = None) -> int:
             c, s = recolour.lab_stats(lab, hair.astype(np.float32))
             centres.append(c)
             spreads.append(s)
-        c, s = np.mean(centres, 0), np.mean(spreads, 0)
+        centres, spreads = np.array(centres), np.array(spreads)
+        # the decisive half: a user asking for blond (or grey, or black) wants hair that reads
+        # as such, not the label's borderline faces (dark blond, dark grey, very dark brown)
+        side = DECISIVE.get(a, 0)
+        keep = side * centres[:, 0] >= side * np.median(centres[:, 0]) if side else np.ones(len(centres), bool)
+        c, s = centres[keep].mean(0), spreads[keep].mean(0)
         print(f'    "{a}": (np.array([{c[0]:.1f}, {c[1]:.1f}, {c[2]:.1f}], np.float32), '
-              f'np.array([{s[0]:.1f}, {s[1]:.1f}, {s[2]:.1f}], np.float32)),  # {len(centres)} faces')
+              f'np.array([{s[0]:.1f}, {s[1]:.1f}, {s[2]:.1f}], np.float32)),  # {int(keep.sum())} of {len(keep)} faces')
     return 0
 
 
