@@ -271,10 +271,15 @@ def test_a_hair_colour_edit_recolours_and_keeps_every_pixel_outside_its_region(t
     assert session.recoloured(session.moved(values))
     assert not session.recoloured(session.moved({**session.values, "Smiling": 2.0}))
     out = session.render(values)
+    changed = np.abs(out - img).sum(2) > 0
+    area = session.changed_area(values)
+    assert changed.any() and not changed[~area].any()
     inside = np.zeros(img.shape[:2], bool)
     inside[20:100, 40:120] = session.region(values, 80) > 0
-    changed = np.abs(out - img).sum(2) > 0
-    assert changed.any() and not changed[~inside].any()
+    assert not (inside & ~area).any()  # the face square's part of it is region()
+    beyond = area.copy()
+    beyond[20:100, 40:120] = False
+    assert beyond.any() and not area[:, :18].any()  # hair beyond the face square, within the 20-px margin
     assert session.hair_target(values)[0] == "Blond_Hair"
     session.values.update(Black_Hair=0.6, Blond_Hair=-1.0, Brown_Hair=-0.5, Gray_Hair=-1.0)
     assert session.hair_target({"Black_Hair": 0.1}) == ("Brown_Hair", 0.5)  # no colour left: the commonest

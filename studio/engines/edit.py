@@ -90,6 +90,7 @@ LINKS = {
 # Colour edits: recoloured in the photo's own detail (recolour.py) instead of repainted.
 HAIR_COLOURS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair")
 PRIOR_COLOURS = ("Blond_Hair", "Black_Hair")
+HAIR_MARGIN = 0.25  # hair is recoloured up to this share of the face side beyond the face square
 RECOLOUR_FULL = 1.0  # a slider move this large gives the target colour in full (as does a slider at +-1)
 REFINE_STEPS = 15  # z refinement steps at encode; a card's edit.refine_steps overrides it
 REFINE_LR = 0.05
@@ -144,7 +145,7 @@ class EditSession:
     reconstruction: np.ndarray = field(repr=False)  # G(z, y), float32 [0, 1]
     options: EditOptions = field(default_factory=EditOptions)  # transfer, gain and links of its edits
     crop: np.ndarray | None = field(default=None, repr=False)  # the levelled face square at full size
-    _hair: np.ndarray | None = field(default=None, repr=False)  # hair_mask(), once computed
+    _hair: tuple | None = field(default=None, repr=False)  # hair_mask(), once computed
 
     def preview(self, values: dict[str, float] | None = None, transfer: str | None = None) -> np.ndarray:
         """The edited 64x64 face (one generator pass), float32 HxWx3 in [0, 1]; transfer
@@ -200,18 +201,56 @@ class EditSession:
         (recolour.py, which needs the zones) instead of repainting it."""
         return self.editor.zones and bool(moved) and all(a in HAIR_COLOURS for a in moved)
 
-    def hair_mask(self) -> np.ndarray:
-        """(s, s) in [0, 1] over the face square: the hair that every colour edit of this face
-        recolours (recolour.hair_mask), computed once. Its prior: the generator's change when
-        the hair is made blond and when it is made black (opposite ends: together they find all
-        of this face's hair, where grey alone changes only the top) within the union of the
-        hair colours' zones."""
+    def hair_square(self) -> tuple[np.ndarray, int, int]:
+        """The square that hair colour edits work in: the levelled face square grown by up to
+        HAIR_MARGIN of its side on every side (a detected face's square cuts the crown), as far
+        as it stays inside the photo.
+        Returns (2x3 map from its pixels to photo pixels, its side, the margin in pixels)."""
+        s = self.box[2]
+        h, w = self.rgb.shape[:2]
+        A = faces.crop_matrix(self.box, self.angle)
+        # as wide as the photo allows on every side: mirrored hair beyond its edge would teach
+        # GrabCut's background model the hair's own colour
+        for m in range(int(round(HAIR_MARGIN * s)), -1, -1):
+            c = A @ np.array([[-m, s - 1 + m, -m, s - 1 + m], [-m, -m, s - 1 + m, s - 1 + m], [1, 1, 1, 1]], np.float64)
+            if c[0].min() >= -0.5 and c[1].min() >= -0.5 and c[0].max() <= w - 0.5 and c[1].max() <= h - 0.5:
+                break
+        shift = np.array([[1, 0, -m], [0, 1, -m], [0, 0, 1]], np.float64)
+        return A @ shift, s + 2 * m, m
+
+    def hair_mask(self) -> tuple[np.ndarray, np.ndarray]:
+        """(crop, mask) over hair_square(): the photo there (parts beyond the photo mirrored
+        in) and the hair that every colour edit of this face recolours (recolour.hair_mask;
+        0 beyond the photo), computed once. Its prior: the generator's change when the hair is
+        made blond and when it is made black (opposite ends: together they find all of this
+        face's hair, where grey alone changes only the top) within the union of the hair
+        colours' zones."""
         if self._hair is None:
+            A, side, m = self.hair_square()
+            flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+            crop = cv2.warpAffine(self.rgb, A, (side, side), flags=flags, borderMode=cv2.BORDER_REFLECT_101)
+            inside = cv2.warpAffine(np.ones(self.rgb.shape[:2], np.float32), A, (side, side), flags=flags,
+                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0)
             colours = [a for a in HAIR_COLOURS if a in self.values]
             changes = [self.generated({a: 1.0}) - self.reconstruction for a in PRIOR_COLOURS if a in self.values]
             prior = recolour.hair_prior(changes, self.editor.zone(colours, 1.0))
-            self._hair = recolour.hair_mask(self.crop, prior)
+            mask = recolour.hair_mask(np.clip(crop, 0, 1), prior, m / side) * (inside > 0.999)
+            self._hair = (crop, mask.astype(np.float32))
         return self._hair
+
+    def changed_area(self, values: dict[str, float] | None = None) -> np.ndarray:
+        """(h, w) bool over the photo: where render(values) may change a pixel (the refined
+        render's region, or the hair a colour edit recolours, in photo pixels; a pixel of
+        bilinear reach included)."""
+        if self.refined() and self.recoloured(self.moved(values)):
+            A, side, _ = self.hair_square()
+            weight = self.hair_mask()[1]
+        else:
+            A, side = faces.crop_matrix(self.box, self.angle), self.box[2]
+            weight = self.region(values, side)
+        h, w = self.rgb.shape[:2]
+        area = cv2.warpAffine((weight > 0).astype(np.float32), A, (w, h), flags=cv2.INTER_LINEAR) > 0
+        return cv2.dilate(area.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
 
     def hair_target(self, values: dict[str, float] | None) -> tuple[str, float]:
         """The hair colour a colour edit moves towards and how far (0-1): the colour made more
@@ -247,8 +286,10 @@ class EditSession:
         render of these values may change the photo (edit_region of the edit, resized as the
         render resizes it)."""
         moved = self.moved(values)
-        if self.refined() and self.recoloured(moved):
-            return _resize(self.hair_mask(), side or 64, clip=True)
+        if self.refined() and self.recoloured(moved):  # the face square's part of the hair (it may reach beyond: changed_area)
+            _, _, m = self.hair_square()
+            hair = self.hair_mask()[1]
+            return _resize(hair[m:hair.shape[0] - m, m:hair.shape[1] - m], side or 64, clip=True)
         region = edit_region(self.generated(values), self.reconstruction, self.editor.zone(moved))
         return region if side is None else _resize(region, side, clip=True)
 
@@ -500,24 +541,26 @@ class FaceEditor:
     def _paste_recoloured(self, session: EditSession, job: Job, target: str, amount: float) -> np.ndarray:
         """A hair colour edit: the photo's hair (session.hair_mask) given `target` hair's colour,
         `amount` of the way, its own strands kept; every other pixel is the photo's."""
-        s = session.box[2]
         job.progress(0.5, "finding the hair")
-        mask = session.hair_mask()
+        crop, mask = session.hair_mask()
         if not mask.any():
             return session.rgb.copy()
         job.progress(0.7, "recolouring")
-        face = recolour.recolour(session.crop, mask, target, amount)
+        hair = recolour.recolour(crop, mask, target, amount)
         job.progress(0.9, "blending")
-        # recolour() feathered the mask already; here it only bounds what may change. Hair reaches
-        # the square's edge: a narrow fade there, not face_weight's ellipse (half-recoloured ends)
-        return self._to_photo(session, face, (mask > 0) * faces.border_weight(s), "replace")
+        # recolour() feathered the mask already; here it only bounds what may change, with a
+        # narrow fade at the square's edge (the mask's prior has faded out before it anyway)
+        A, side, _ = session.hair_square()
+        return self._to_photo(session, hair, (mask > 0) * faces.border_weight(side), "replace", A)
 
-    def _to_photo(self, session: EditSession, change: np.ndarray, weight: np.ndarray, transfer: str) -> np.ndarray:
+    def _to_photo(self, session: EditSession, change: np.ndarray, weight: np.ndarray, transfer: str,
+                  matrix: np.ndarray | None = None) -> np.ndarray:
         """Rotate a face-square image back into the photo and blend it with `weight` (s x s):
-        added to the photo ("local", "delta") or in place of it ("replace")."""
-        rgb, s = session.rgb, session.box[2]
+        added to the photo ("local", "delta") or in place of it ("replace"). `matrix` maps the
+        image's pixels to the photo's when it is another square than the face's (hair_square)."""
+        rgb, s = session.rgb, weight.shape[0]
         h, w = rgb.shape[:2]
-        A = faces.crop_matrix(session.box, session.angle)
+        A = faces.crop_matrix(session.box, session.angle) if matrix is None else matrix
         corners = A @ np.array([[0, s - 1, 0, s - 1], [0, 0, s - 1, s - 1], [1, 1, 1, 1]], np.float64)
         x0, y0 = max(0, int(math.floor(corners[0].min()))), max(0, int(math.floor(corners[1].min())))
         x1, y1 = min(w, int(math.ceil(corners[0].max())) + 1), min(h, int(math.ceil(corners[1].max())) + 1)

@@ -31,6 +31,7 @@ SURE_NOT = 0.1
 FACE_ELLIPSE = (0.5, 0.62, 0.2, 0.26)
 HAIR_BAND = (0.5, 0.12, 0.18, 0.07)  # above the hairline of most faces: a forehead in it spoils the seeds
 BACKGROUND_CORNER = 0.1
+PRIOR_FADE = 0.1  # beyond the face square the prior falls by e every 10 % of the face side
 MIN_SEED = 50  # crown pixels (of the GrabCut grid) needed to trust the crown's colour
 CROWN_SPREAD_MIN = np.array([10.0, 3.0, 3.0], np.float32)  # L, a, b
 CROWN_WEIGHTS = np.array([0.5, 1.0, 1.0], np.float32)  # L, a, b: shine and shadow vary hair's lightness most
@@ -71,20 +72,23 @@ def hair_prior(changes: list[np.ndarray], zone: np.ndarray) -> np.ndarray:
     return np.clip(p / max(top, 1e-6), 0, 1).astype(np.float32)
 
 
-def skin_distance(img: np.ndarray) -> np.ndarray:
+def skin_distance(img: np.ndarray, margin: float = 0.0) -> np.ndarray:
     """(h, w): Mahalanobis distance of each pixel's Lab colour from the skin of the cheeks and
-    nose (where they are in a face square framed like CelebA-HQ); img: uint8 RGB."""
+    nose (where they are in a face square framed like CelebA-HQ, inset by `margin` of the
+    square image on every side); img: uint8 RGB, square."""
     lab = cv2.cvtColor(img, cv2.COLOR_RGB2LAB).astype(np.float32) * SKIN_WEIGHTS  # light varies over a face more than hue
-    h, w = img.shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w]
-    cheeks = ((xx / w - 0.5) / 0.14) ** 2 + ((yy / h - 0.6) / 0.12) ** 2 <= 1
+    cheeks = _ellipse(img.shape[0], 0.5, 0.6, 0.14, 0.12, margin)
     ref = lab[cheeks]
     cov = np.cov(ref.T) + np.eye(3, dtype=np.float32) * 4.0  # a floor: flat skin gives a tiny spread
     d = lab.reshape(-1, 3) - ref.mean(0)
-    return np.sqrt(np.einsum("ij,jk,ik->i", d, np.linalg.inv(cov), d)).reshape(h, w)
+    return np.sqrt(np.einsum("ij,jk,ik->i", d, np.linalg.inv(cov), d)).reshape(img.shape[:2])
 
 
-def _ellipse(side: int, cx: float, cy: float, rx: float, ry: float) -> np.ndarray:
+def _ellipse(side: int, cx: float, cy: float, rx: float, ry: float, margin: float = 0.0) -> np.ndarray:
+    """An ellipse given in face-square fractions, on a side x side grid whose face square is
+    inset by `margin` of the side on every side."""
+    f = 1 - 2 * margin
+    cx, cy, rx, ry = margin + cx * f, margin + cy * f, rx * f, ry * f
     yy, xx = np.mgrid[0:side, 0:side] / side
     return ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1
 
@@ -109,10 +113,27 @@ def crown_hair(lab: np.ndarray, crown: np.ndarray, face: np.ndarray) -> np.ndarr
     return out
 
 
-def hair_mask(crop: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    """(s, s) float32 in [0, 1]: the part of the face square `crop` (s x s x 3 in [0, 1]) that
-    the colour edit recolours; `prior` (64 x 64 in [0, 1]) from hair_prior. Exactly 0 where the prior is below SURE_NOT, so those
-    pixels stay the photo's.
+def frame_prior(prior: np.ndarray, side: int, margin: float) -> np.ndarray:
+    """The face square's `prior` on a side x side grid whose face square is inset by `margin`
+    of the side: beyond the square the prior at its edge continues, fading by distance
+    (PRIOR_FADE of the face side per e-fold), so hair that the square cuts (a crown, a fringe of
+    long hair) is found and clothes further down are not."""
+    pad = int(round(margin * side))
+    inner = side - 2 * pad
+    out = cv2.copyMakeBorder(_resize(prior, inner), pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    if pad:
+        t = np.arange(side, dtype=np.float32)
+        d1 = np.maximum(np.maximum(pad - t, t - (pad + inner - 1)), 0)
+        d = np.hypot(d1[:, None], d1[None, :])
+        out = out * np.exp(-d / (PRIOR_FADE * inner))
+    return out.astype(np.float32)
+
+
+def hair_mask(crop: np.ndarray, prior: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    """(S, S) float32 in [0, 1]: the part of `crop` (S x S x 3 in [0, 1]: the face square,
+    inset by `margin` of S on every side) that the colour edit recolours; `prior` (64 x 64 in
+    [0, 1], over the face square) from hair_prior. Exactly 0 where the prior (frame_prior) is
+    below SURE_NOT, so those pixels stay the photo's.
 
     GrabCut decides by colour between seeds placed by the generator's change on this face (hair
     where it is strong and not of the skin's colour) and by the framing of a face square
@@ -122,14 +143,14 @@ def hair_mask(crop: np.ndarray, prior: np.ndarray) -> np.ndarray:
     and pixels far from it fade out."""
     s = crop.shape[0]
     side = min(s, GRABCUT_SIDE)
-    full_prior = prior
-    prior = _resize(prior, side)
+    full_prior = frame_prior(prior, s, margin)
+    prior = frame_prior(prior, side, margin)
     img = np.round(np.clip(_resize(crop, side), 0, 1) * 255).astype(np.uint8)
-    skin = skin_distance(img) < SKIN_DIST
-    face = _ellipse(side, *FACE_ELLIPSE)
+    skin = skin_distance(img, margin) < SKIN_DIST
+    face = _ellipse(side, *FACE_ELLIPSE, margin)
     yy, xx = np.mgrid[0:side, 0:side] / side
     corner = (yy < BACKGROUND_CORNER) & (np.abs(xx - 0.5) > 0.5 - BACKGROUND_CORNER)
-    band = _ellipse(side, *HAIR_BAND) & ~face & ~skin
+    band = _ellipse(side, *HAIR_BAND, margin) & ~face & ~skin
     marks = np.full((side, side), cv2.GC_PR_BGD, np.uint8)
     # the crown is only probably hair (background shows above a small head): GrabCut decides
     marks[(prior >= MAYBE_HAIR) | band] = cv2.GC_PR_FGD
@@ -159,7 +180,7 @@ def hair_mask(crop: np.ndarray, prior: np.ndarray) -> np.ndarray:
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     mask = cv2.GaussianBlur(mask, (0, 0), EDGE_SOFT)
     mask = np.clip(_resize(mask, s), 0, 1)
-    mask[_resize(full_prior, s) < SURE_NOT] = 0.0  # never beyond the footprint
+    mask[full_prior < SURE_NOT] = 0.0  # never beyond the footprint
     return mask
 
 
