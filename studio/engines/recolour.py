@@ -50,7 +50,7 @@ HAIR_LAB = {
 }
 L_GAIN = (0.5, 2.0)  # lightness contrast of the photo's hair scaled towards the target's, within this
 LINEAR_SPREADS = 2.0
-CLOSE = 0.05  # holes in the hair mask narrower than this share of the side are filled
+HOLE_MAX = 0.01  # enclosed holes in the hair mask up to this share of the square are filled
 EDGE_SOFT = 1.5  # mask feather, in px of the GrabCut grid
 
 
@@ -175,9 +175,14 @@ def hair_mask(crop: np.ndarray, prior: np.ndarray, margin: float = 0.0) -> np.nd
         spread = np.maximum(spread, CROWN_SPREAD_MIN)  # one-tone black hair: its shine is hair too
         d = np.sqrt((((lab - centre) / spread * CROWN_WEIGHTS) ** 2).sum(2) / 3)
         mask *= np.clip((HAIR_FAR - d) / (HAIR_FAR - HAIR_NEAR), 0, 1)
-    # close the holes that shine and shadow leave inside the hair (each would stay its old colour)
-    k = 2 * int(CLOSE * side / 2) + 1
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    # fill the holes that shine and shadow leave inside the hair (each would stay its old
+    # colour); not a morphological close, which also fills the background's bays between
+    # spiky strands and makes a glowing rim
+    n, labels, stats, _ = cv2.connectedComponentsWithStats((mask <= 0.5).astype(np.uint8), connectivity=4)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    small = stats[:, cv2.CC_STAT_AREA] <= HOLE_MAX * side * side
+    holes = small & ~np.isin(np.arange(n), border)
+    mask[holes[labels] & (labels > 0)] = 1.0
     mask = cv2.GaussianBlur(mask, (0, 0), EDGE_SOFT)
     mask = np.clip(_resize(mask, s), 0, 1)
     mask[full_prior < SURE_NOT] = 0.0  # never beyond the footprint
