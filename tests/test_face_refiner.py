@@ -281,6 +281,9 @@ def test_a_hair_colour_edit_recolours_and_keeps_every_pixel_outside_its_region(t
     beyond[20:100, 40:120] = False
     assert beyond.any() and not area[:, :18].any()  # hair beyond the face square, within the 20-px margin
     assert session.hair_target(values)[0] == "Blond_Hair"
+    # the live preview shows what the render does: the recoloured face square at 64 px
+    face64 = cv2.resize(out[20:100, 40:120], (64, 64), interpolation=cv2.INTER_AREA)
+    assert np.abs(session.preview(values) - face64).max() < 1e-3
     session.values.update(Black_Hair=0.6, Blond_Hair=-1.0, Brown_Hair=-0.5, Gray_Hair=-1.0)
     assert session.hair_target({"Black_Hair": 0.1}) == ("Brown_Hair", 0.5)  # no colour left: the commonest
     session.values.update(Gray_Hair=0.3)

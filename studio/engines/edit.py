@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 from dataclasses import dataclass, field
 
 import cv2
@@ -146,6 +147,8 @@ class EditSession:
     options: EditOptions = field(default_factory=EditOptions)  # transfer, gain and links of its edits
     crop: np.ndarray | None = field(default=None, repr=False)  # the levelled face square at full size
     _hair: tuple | None = field(default=None, repr=False)  # hair_mask(), once computed
+    # previews and renders run on worker threads; GrabCut's seed is global, so one at a time
+    _hair_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def preview(self, values: dict[str, float] | None = None, transfer: str | None = None) -> np.ndarray:
         """The edited 64x64 face (one generator pass), float32 HxWx3 in [0, 1]; transfer
@@ -168,7 +171,20 @@ class EditSession:
             rest = self.reconstruction - self.image64  # = gen - out: what the photo has that G missed
             rest = rest - cv2.GaussianBlur(rest, (0, 0), LOCAL_TONE_SIGMA)
             out += local_weight(gen, self.reconstruction) * rest[None]
-        return np.clip(out, 0, 1).astype(np.float32)
+        out = np.clip(out, 0, 1).astype(np.float32)
+        if self.refined(transfer):  # a hair colour edit previews as it renders: recoloured, not G's hair
+            for i, values in enumerate(values_list):
+                if self.recoloured(self.moved(values)):
+                    out[i] = self.recoloured_face(values)
+        return out
+
+    def recoloured_face(self, values: dict[str, float]) -> np.ndarray:
+        """The 64x64 face square of a hair colour edit's render (the hair mask is computed at
+        the first call, then each call is a few milliseconds: fit for live previews)."""
+        crop, mask = self.hair_mask()
+        _, side, m = self.hair_square()
+        hair = recolour.recolour(crop, mask, *self.hair_target(values))
+        return _resize(hair[m:side - m, m:side - m], 64, clip=True)
 
     def render(self, values: dict[str, float] | None = None, job: Job | None = None,
                transfer: str | None = None) -> np.ndarray:
@@ -225,18 +241,22 @@ class EditSession:
         made blond and when it is made black (opposite ends: together they find all of this
         face's hair, where grey alone changes only the top) within the union of the hair
         colours' zones."""
-        if self._hair is None:
-            A, side, m = self.hair_square()
-            flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-            crop = cv2.warpAffine(self.rgb, A, (side, side), flags=flags, borderMode=cv2.BORDER_REFLECT_101)
-            inside = cv2.warpAffine(np.ones(self.rgb.shape[:2], np.float32), A, (side, side), flags=flags,
-                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-            colours = [a for a in HAIR_COLOURS if a in self.values]
-            changes = [self.generated({a: 1.0}) - self.reconstruction for a in PRIOR_COLOURS if a in self.values]
-            prior = recolour.hair_prior(changes, self.editor.zone(colours, 1.0))
-            mask = recolour.hair_mask(np.clip(crop, 0, 1), prior, m / side) * (inside > 0.999)
-            self._hair = (crop, mask.astype(np.float32))
-        return self._hair
+        with self._hair_lock:
+            if self._hair is None:
+                self._hair = self._find_hair()
+            return self._hair
+
+    def _find_hair(self) -> tuple[np.ndarray, np.ndarray]:
+        A, side, m = self.hair_square()
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        crop = cv2.warpAffine(self.rgb, A, (side, side), flags=flags, borderMode=cv2.BORDER_REFLECT_101)
+        inside = cv2.warpAffine(np.ones(self.rgb.shape[:2], np.float32), A, (side, side), flags=flags,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        colours = [a for a in HAIR_COLOURS if a in self.values]
+        changes = [self.generated({a: 1.0}) - self.reconstruction for a in PRIOR_COLOURS if a in self.values]
+        prior = recolour.hair_prior(changes, self.editor.zone(colours, 1.0))
+        mask = recolour.hair_mask(np.clip(crop, 0, 1), prior, m / side) * (inside > 0.999)
+        return crop, mask.astype(np.float32)
 
     def changed_area(self, values: dict[str, float] | None = None) -> np.ndarray:
         """(h, w) bool over the photo: where render(values) may change a pixel (the refined
