@@ -241,6 +241,10 @@ def test_the_hair_mask_follows_the_hair_not_the_skin_or_the_background():
     assert mask[face].mean() < 0.1 and mask[background].mean() < 0.1
     far = cv2.resize(prior, (128, 128)) < recolour.SURE_NOT
     assert (mask[far] == 0).all()  # never beyond the prior: those pixels stay the photo's
+    bald = img.copy()
+    bald[hair] = (0.85, 0.62, 0.5)
+    bald[4:10, 60:68] = (0.3, 0.2, 0.15)  # a small shadow on the scalp is no head of hair
+    assert recolour.hair_mask(bald, prior).max() == 0
 
 
 def test_recolouring_moves_the_hair_to_the_target_colour_and_keeps_its_strands():

@@ -32,6 +32,8 @@ FACE_ELLIPSE = (0.5, 0.62, 0.2, 0.26)
 HAIR_BAND = (0.5, 0.12, 0.18, 0.07)  # above the hairline of most faces: a forehead in it spoils the seeds
 BACKGROUND_CORNER = 0.1
 PRIOR_FADE = 0.1  # beyond the face square the prior falls by e every 10 % of the face side
+BALD_SKIN = 0.9  # the crown is skin-coloured over more than this share: bald (light blond reaches 0.8)
+MIN_HAIR = 0.01  # hair (connected to the crown) covers at least this share of the square, or there is none
 MIN_SEED = 50  # crown pixels (of the GrabCut grid) needed to trust the crown's colour
 CROWN_SPREAD_MIN = np.array([10.0, 3.0, 3.0], np.float32)  # L, a, b
 CROWN_WEIGHTS = np.array([0.5, 1.0, 1.0], np.float32)  # L, a, b: shine and shadow vary hair's lightness most
@@ -150,7 +152,10 @@ def hair_mask(crop: np.ndarray, prior: np.ndarray, margin: float = 0.0) -> np.nd
     face = _ellipse(side, *FACE_ELLIPSE, margin)
     yy, xx = np.mgrid[0:side, 0:side] / side
     corner = (yy < BACKGROUND_CORNER) & (np.abs(xx - 0.5) > 0.5 - BACKGROUND_CORNER)
-    band = _ellipse(side, *HAIR_BAND, margin) & ~face & ~skin
+    crown_area = _ellipse(side, *HAIR_BAND, margin) & ~face
+    if skin[crown_area].mean() > BALD_SKIN:  # a bald head: no hair to recolour
+        return np.zeros((s, s), np.float32)
+    band = crown_area & ~skin
     marks = np.full((side, side), cv2.GC_PR_BGD, np.uint8)
     # the crown is only probably hair (background shows above a small head): GrabCut decides
     marks[(prior >= MAYBE_HAIR) | band] = cv2.GC_PR_FGD
@@ -162,10 +167,12 @@ def hair_mask(crop: np.ndarray, prior: np.ndarray, margin: float = 0.0) -> np.nd
         bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
         cv2.grabCut(img, marks, None, bgd, fgd, GRABCUT_ITERS, cv2.GC_INIT_WITH_MASK)
         fg = np.isin(marks, (cv2.GC_FGD, cv2.GC_PR_FGD))
-    # keep the hair that connects to the crown: islands of hair colour in the background go
-    n, labels = cv2.connectedComponents(fg.astype(np.uint8))
+    # keep the hair that connects to the crown: islands of hair colour in the background go,
+    # and so does all of it when the crown holds no more than a bald head's highlight
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg.astype(np.uint8))
     crown = np.unique(labels[band & fg])
-    fg = np.isin(labels, crown[crown > 0]) if (crown > 0).any() else fg
+    crown = crown[(crown > 0) & (stats[crown, cv2.CC_STAT_AREA] >= MIN_HAIR * side * side)]
+    fg = np.isin(labels, crown)
     mask = fg.astype(np.float32)
     if (band & fg).sum() >= MIN_SEED:
         # GrabCut's background model knows only the corners and the skin: a background of
