@@ -156,10 +156,19 @@ def hair_mask(crop: np.ndarray, prior: np.ndarray, margin: float = 0.0) -> np.nd
     if skin[crown_area].mean() > BALD_SKIN:  # a bald head: no hair to recolour
         return np.zeros((s, s), np.float32)
     band = crown_area & ~skin
+    # The crown's hair colour, before GrabCut: its seeds keep to it, so a background that the
+    # generator's change also covers (its hair is not this photo's) does not become the hair
+    lab = cv2.cvtColor(img, cv2.COLOR_RGB2LAB).astype(np.float32)
+    d = np.zeros((side, side), np.float32)
+    if band.sum() >= MIN_SEED:
+        centre, spread = lab_stats(lab, crown_hair(lab, band, face).astype(np.float32))
+        spread = np.maximum(spread, CROWN_SPREAD_MIN)  # one-tone black hair: its shine is hair too
+        d = np.sqrt((((lab - centre) / spread * CROWN_WEIGHTS) ** 2).sum(2) / 3)
+    near = d < HAIR_NEAR
     marks = np.full((side, side), cv2.GC_PR_BGD, np.uint8)
     # the crown is only probably hair (background shows above a small head): GrabCut decides
-    marks[(prior >= MAYBE_HAIR) | band] = cv2.GC_PR_FGD
-    marks[(prior >= SURE_HAIR) & ~skin & ~corner] = cv2.GC_FGD
+    marks[((prior >= MAYBE_HAIR) | band) & (d < HAIR_FAR)] = cv2.GC_PR_FGD
+    marks[(prior >= SURE_HAIR) & ~skin & ~corner & near] = cv2.GC_FGD
     marks[(prior < SURE_NOT) | face | skin | corner] = cv2.GC_BGD
     fg = np.isin(marks, (cv2.GC_FGD, cv2.GC_PR_FGD))
     if fg.any() and (marks == cv2.GC_BGD).any():
@@ -173,15 +182,9 @@ def hair_mask(crop: np.ndarray, prior: np.ndarray, margin: float = 0.0) -> np.nd
     crown = np.unique(labels[band & fg])
     crown = crown[(crown > 0) & (stats[crown, cv2.CC_STAT_AREA] >= MIN_HAIR * side * side)]
     fg = np.isin(labels, crown)
-    mask = fg.astype(np.float32)
-    if (band & fg).sum() >= MIN_SEED:
-        # GrabCut's background model knows only the corners and the skin: a background of
-        # another colour next to the hair can pass; fade out what is far from the crown's colour
-        lab = cv2.cvtColor(img, cv2.COLOR_RGB2LAB).astype(np.float32)
-        centre, spread = lab_stats(lab, crown_hair(lab, band & fg, face).astype(np.float32))
-        spread = np.maximum(spread, CROWN_SPREAD_MIN)  # one-tone black hair: its shine is hair too
-        d = np.sqrt((((lab - centre) / spread * CROWN_WEIGHTS) ** 2).sum(2) / 3)
-        mask *= np.clip((HAIR_FAR - d) / (HAIR_FAR - HAIR_NEAR), 0, 1)
+    # GrabCut's background model knows only the corners and the skin: a background of another
+    # colour next to the hair can pass; fade out what is far from the crown's colour
+    mask = fg.astype(np.float32) * np.clip((HAIR_FAR - d) / (HAIR_FAR - HAIR_NEAR), 0, 1)
     # fill the holes that shine and shadow leave inside the hair (each would stay its old
     # colour); not a morphological close, which also fills the background's bays between
     # spiky strands and makes a glowing rim
