@@ -104,3 +104,10 @@ def test_bad_size_attribute_or_refiner_is_one_clear_error(setup, capsys, argv, n
                            capsys)
     assert code == 2 and len(err) == 1 and err[0].startswith("studio: error: ") and needle in err[0], err
     assert "|" not in text  # nothing was measured
+
+
+def test_whole_face_psnr_pools_the_squared_error_so_an_unchanged_render_counts_as_zero_error():
+    from studio.bench.edit256 import pooled_psnr
+
+    assert pooled_psnr([0.0, 0.01]) == pytest.approx(10 * np.log10(1 / 0.005))
+    assert pooled_psnr([0.0, 0.0]) == float("inf")
