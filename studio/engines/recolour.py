@@ -4,10 +4,12 @@ The 64-px generator knows WHAT colour the hair should become but not what the ph
 looks like: repainting the region from it (or by the refiner along it) gives another person's
 blurred hair, and the change it makes in the face behind the hair gives a pale blotch. A colour
 edit keeps every strand of the photo instead:
-- where: the generator's change on this face, weighted by the attribute's footprint (its zone),
-  bounds the search; GrabCut on the photo's face square, seeded by the crown of the head (hair)
-  and the face and top corners (not hair), and a fade by distance from the crown's colour turn
-  it into a mask that follows the hair's real outline;
+- where: the generator's change on this face when its hair is made blond or black, weighted by
+  the hair colours' footprint (their zone), bounds the search; the hair's colour is read from
+  the crown of the head; GrabCut on the photo's face square (grown where the photo allows),
+  seeded by that colour (hair) and by the face, the skin's colour and the top corners (not
+  hair), and a fade by distance from the crown's colour turn it into a mask that follows the
+  hair's real outline;
 - what: the hair's colour statistics are moved to those of real hair of the target colour
   (measured on training faces), so the photo's own strands and highlights stay; the generator
   at 64 px makes blond too faint and black too grey to be copied.
@@ -35,7 +37,7 @@ PRIOR_FADE = 0.1  # beyond the face square the prior falls by e every 10 % of th
 BALD_SKIN = 0.9  # the crown is skin-coloured over more than this share: bald (light blond reaches 0.8)
 MIN_HAIR = 0.01  # hair (connected to the crown) covers at least this share of the square, or there is none
 MIN_SEED = 50  # crown pixels (of the GrabCut grid) needed to trust the crown's colour
-CROWN_SPREAD_MIN = np.array([10.0, 3.0, 3.0], np.float32)  # L, a, b
+CROWN_SPREAD_MIN = np.array([10.0, 3.0, 3.0], np.float32)  # L, a, b in 8-bit Lab (as the mask is found)
 CROWN_WEIGHTS = np.array([0.5, 1.0, 1.0], np.float32)  # L, a, b: shine and shadow vary hair's lightness most
 HAIR_NEAR, HAIR_FAR = 2.0, 4.0  # colour distance from the crown (in its spreads): hair below, not hair above
 CHANGE_SIGMA = 2.0  # at 64 px: only the generator's broad colour change is taken
