@@ -272,8 +272,8 @@ def test_a_hair_colour_edit_recolours_and_keeps_every_pixel_outside_its_region(t
     ed = FaceEditor(_icgan(), upscale=None, refine_steps=0, refiner=trained_refine)
     session = ed.encode(img, options=EditOptions(box=(40, 20, 80, 80)))
     values = {**session.values, "Blond_Hair": 2.0}
-    assert session.recoloured(session.moved(values))
-    assert not session.recoloured(session.moved({**session.values, "Smiling": 2.0}))
+    assert session.recolours(values) and session.recolours(values, "delta")
+    assert not session.recolours({**session.values, "Smiling": 2.0}) and not session.recolours(values, "replace")
     out = session.render(values)
     changed = np.abs(out - img).sum(2) > 0
     area = session.changed_area(values)
@@ -293,3 +293,16 @@ def test_a_hair_colour_edit_recolours_and_keeps_every_pixel_outside_its_region(t
     session.values.update(Gray_Hair=0.3)
     assert session.hair_target({"Black_Hair": -1.0})[0] == "Gray_Hair"  # the encoder reads some grey
 
+
+
+def test_hair_colour_is_recoloured_without_a_refiner_and_when_subtle():
+    img = smooth_image(120, 160, 5)
+    ed = FaceEditor(_icgan(), upscale=None, refine_steps=0, refiner=None)
+    session = ed.encode(img, options=EditOptions(box=(40, 20, 80, 80)))
+    values = {**session.values, "Blond_Hair": 2.0}
+    assert not session.refined() and session.recolours(values, "delta")
+    out = session.render(values, transfer="delta")
+    changed = np.abs(out - img).sum(2) > 0
+    assert changed.any() and not changed[~session.changed_area(values)].any()
+    assert not FaceEditor(_icgan(), upscale=None, refine_steps=0, refiner=None, zones=False).encode(
+        img, options=EditOptions(box=(40, 20, 80, 80))).recolours(values)  # the old engine, as the bench's "old"

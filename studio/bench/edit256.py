@@ -11,9 +11,9 @@ measure compares with (disjoint, so an unedited face is not compared with itself
 
 Each face gets each chosen attribute set to the opposite of its label (+-1), the editor's card
 gains and links and the "local" transfer, as the app's edit, rendered at 256 by two engines:
-`old` (no face refiner: the 64-px change brought to size and blended) and `new` (the face refiner
-repaints the edit's region: the shipped `face-refiner`, or --refiner PATH; without either it is
-the old engine again, and the run says so). Per engine:
+`old` (no face refiner, no zones: the 64-px change brought to size and blended) and `new` (the
+face refiner repaints the edit's region, hair colour is recoloured: the shipped `face-refiner`,
+or --refiner PATH; without either only the recolouring differs, and the run says so). Per engine:
 - success: the judge (trained apart from the editor) reads the flipped attribute in the render
   area-downscaled to 64x64;
 - kept: the share of the other attributes the judge reads as on the unedited face;
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     cpu = torch.device("cpu")
-    editors = {"old": FaceEditor(args.model, cpu, refine_steps=args.refine, refiner=None),
+    editors = {"old": FaceEditor(args.model, cpu, refine_steps=args.refine, refiner=None, zones=False),
                "new": FaceEditor(args.model, cpu, refine_steps=args.refine, refiner=load_refiner(args.refiner))}
     names = editors["old"].attributes
     # canonical names, in the order given (StudioError for a name the model lacks)
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
           f"real faces), attributes {', '.join(attrs)}, model {args.model}, judge {args.judge}, "
           f"{torch.get_num_threads()} threads", flush=True)
     if editors["new"].refiner is None:
-        print("note: no face refiner installed and no --refiner given: the new engine is the old one", flush=True)
+        print("note: no face refiner installed and no --refiner given: the new engine differs from the old one in hair colour only", flush=True)
     shown = attrs[:3] if args.grid else []
     results, renders = {}, {}
     for name, editor in editors.items():

@@ -174,10 +174,9 @@ class EditSession:
             rest = rest - cv2.GaussianBlur(rest, (0, 0), LOCAL_TONE_SIGMA)
             out += local_weight(gen, self.reconstruction) * rest[None]
         out = np.clip(out, 0, 1).astype(np.float32)
-        if self.refined(transfer):  # a hair colour edit previews as it renders: recoloured, not G's hair
-            for i, values in enumerate(values_list):
-                if self.recoloured(self.moved(values)):
-                    out[i] = self.recoloured_face(values)
+        for i, values in enumerate(values_list):  # a hair colour edit previews as it renders
+            if self.recolours(values, transfer):
+                out[i] = self.recoloured_face(values)
         return out
 
     def recoloured_face(self, values: dict[str, float]) -> np.ndarray:
@@ -196,8 +195,7 @@ class EditSession:
         transfer = self.transfer_for(transfer)
         job.progress(0.0, "editing the face")
         ed = self.editor
-        moved = self.moved(values)
-        if self.refined(transfer) and self.recoloured(moved):
+        if self.recolours(values, transfer):
             return ed._paste_recoloured(self, job, *self.hair_target(values))
         edited = self.preview(values, transfer)
         job.progress(0.3, "bringing the face back to size")
@@ -205,7 +203,7 @@ class EditSession:
             # The refiner draws along the 64-px "local" edit (`edited`: the photo's own face plus the
             # change, G's pixels where it changes most) rather than G(z, y') itself: more of the person
             # is kept (whole-face PSNR 20.39 vs 19.96 dB, 7 attributes, 30 held-out faces).
-            return ed._paste_refined(self, self.generated(values), job, edited, ed.zone(moved))
+            return ed._paste_refined(self, self.generated(values), job, edited, ed.zone(self.moved(values)))
         return ed._paste(self, edited, job, transfer)
 
     def moved(self, values: dict[str, float] | None) -> list[str]:
@@ -214,10 +212,13 @@ class EditSession:
         changed = ed.linked(self, ed.check_attributes(values or {}))
         return [a for a, v in changed.items() if v != self.values[a]]
 
-    def recoloured(self, moved: list[str]) -> bool:
-        """True when a refined render of an edit moving these attributes recolours the hair
-        (recolour.py, which needs the zones) instead of repainting it."""
-        return self.editor.zones and bool(moved) and all(a in HAIR_COLOURS for a in moved)
+    def recolours(self, values: dict[str, float] | None, transfer: str | None = None) -> bool:
+        """True when render() recolours the photo's own hair (recolour.py) instead of drawing
+        the generator's: an edit that moves hair colours only, with zones on, in the "local" or
+        "delta" (Subtle) transfer, with or without the face refiner."""
+        moved = self.moved(values)
+        return (self.editor.zones and self.crop is not None and self.transfer_for(transfer) in ("local", "delta")
+                and bool(moved) and all(a in HAIR_COLOURS for a in moved))
 
     def hair_square(self) -> tuple[np.ndarray, int, int]:
         """The square that hair colour edits work in: the levelled face square grown by up to
@@ -264,7 +265,7 @@ class EditSession:
         """(h, w) bool over the photo: where render(values) may change a pixel (the refined
         render's region, or the hair a colour edit recolours, in photo pixels; a pixel of
         bilinear reach included)."""
-        if self.refined() and self.recoloured(self.moved(values)):
+        if self.recolours(values):
             A, side, _ = self.hair_square()
             weight = self.hair_mask()[1]
         else:
@@ -308,7 +309,7 @@ class EditSession:
         render of these values may change the photo (edit_region of the edit, resized as the
         render resizes it)."""
         moved = self.moved(values)
-        if self.refined() and self.recoloured(moved):  # the face square's part of the hair (it may reach beyond: changed_area)
+        if self.recolours(values):  # the face square's part of the hair (it may reach beyond: changed_area)
             _, _, m = self.hair_square()
             hair = self.hair_mask()[1]
             return _resize(hair[m:hair.shape[0] - m, m:hair.shape[1] - m], side or 64, clip=True)
