@@ -56,7 +56,6 @@ L_GAIN = (0.5, 2.0)  # lightness contrast of the photo's hair scaled towards the
 LINEAR_SPREADS = 2.0
 HOLE_MAX = 0.01  # enclosed holes in the hair mask up to this share of the square are filled
 EDGE_SOFT = 1.5  # mask feather, in px of the GrabCut grid
-EDGE_IN = 1  # the feather's centre moves this many px inside the outline
 
 
 def _resize(img: np.ndarray, side: int) -> np.ndarray:
@@ -196,9 +195,7 @@ def hair_mask(crop: np.ndarray, prior: np.ndarray, margin: float = 0.0) -> np.nd
     small = stats[:, cv2.CC_STAT_AREA] <= HOLE_MAX * side * side
     holes = small & ~np.isin(np.arange(n), border)
     mask[holes[labels] & (labels > 0)] = 1.0
-    # feathered inside the outline: GrabCut's edge takes in a pixel or two of a dark background,
-    # which a lighter colour would turn into a glowing rim
-    mask = cv2.GaussianBlur(cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=EDGE_IN), (0, 0), EDGE_SOFT)
+    mask = cv2.GaussianBlur(mask, (0, 0), EDGE_SOFT)
     mask = np.clip(_resize(mask, s), 0, 1)
     mask[full_prior < SURE_NOT] = 0.0  # never beyond the footprint
     return mask
