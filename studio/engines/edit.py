@@ -266,11 +266,11 @@ class EditSession:
         render's region, or the hair a colour edit recolours, in photo pixels; a pixel of
         bilinear reach included)."""
         if self.recolours(values):
-            A, side, _ = self.hair_square()
+            A = self.hair_square()[0]
             weight = self.hair_mask()[1]
         else:
-            A, side = faces.crop_matrix(self.box, self.angle), self.box[2]
-            weight = self.region(values, side)
+            A = faces.crop_matrix(self.box, self.angle)
+            weight = self.region(values, self.box[2])
         h, w = self.rgb.shape[:2]
         area = cv2.warpAffine((weight > 0).astype(np.float32), A, (w, h), flags=cv2.INTER_LINEAR) > 0
         return cv2.dilate(area.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)

@@ -59,6 +59,8 @@ EDGE_SOFT = 1.5  # mask feather, in px of the GrabCut grid
 
 
 def _resize(img: np.ndarray, side: int) -> np.ndarray:
+    """Square resize, bilinear when enlarging (not faces._resize's Lanczos: masks and priors
+    would ring around their edges), unclipped."""
     if img.shape[0] == side:
         return img.astype(np.float32)
     interp = cv2.INTER_AREA if side < img.shape[0] else cv2.INTER_LINEAR
@@ -139,12 +141,13 @@ def hair_mask(crop: np.ndarray, prior: np.ndarray, margin: float = 0.0) -> np.nd
     [0, 1], over the face square) from hair_prior. Exactly 0 where the prior (frame_prior) is
     below SURE_NOT, so those pixels stay the photo's.
 
-    GrabCut decides by colour between seeds placed by the generator's change on this face (hair
-    where it is strong and not of the skin's colour) and by the framing of a face square
+    The hair's colour is read first from the crown of the head (HAIR_BAND, not of the skin's
+    colour; a crown mostly of the skin's colour is a bald head: no mask). GrabCut then decides
+    by colour between seeds placed by the generator's change on this face (hair where it is
+    strong, near the crown's colour and not of the skin's) and by the framing of a face square
     (CelebA-HQ's, which the editor levels every face to): background is the top corners
-    (BACKGROUND_CORNER), the face itself and anything of the skin's colour; the crown of the
-    head (HAIR_BAND) is probably hair. What GrabCut keeps of the crown gives the hair's colour,
-    and pixels far from it fade out."""
+    (BACKGROUND_CORNER), the face itself and anything of the skin's colour. What is joined to
+    the crown stays, pixels far from the crown's colour fade out, enclosed holes are filled."""
     s = crop.shape[0]
     side = min(s, GRABCUT_SIDE)
     full_prior = frame_prior(prior, s, margin)
