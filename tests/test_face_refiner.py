@@ -306,3 +306,69 @@ def test_hair_colour_is_recoloured_without_a_refiner_and_when_subtle():
     assert changed.any() and not changed[~session.changed_area(values)].any()
     assert not FaceEditor(_icgan(), upscale=None, refine_steps=0, refiner=None, zones=False).encode(
         img, options=EditOptions(box=(40, 20, 80, 80))).recolours(values)  # the old engine, as the bench's "old"
+
+
+def _glasses_on(rec, dark=0.2, centres=((22, 31), (42, 31)), a=6.0, b=4.5):
+    yy, xx = np.mgrid[0:64, 0:64].astype(np.float32)
+    gen = rec.copy()
+    for cx, cy in centres:
+        gen[((xx - cx) / a) ** 2 + ((yy - cy) / b) ** 2 <= 1] = dark
+    return gen
+
+
+def test_the_generators_lenses_give_the_drawn_glasses_their_place_size_and_tint():
+    from studio.engines import glasses
+
+    rec = np.full((64, 64, 3), 0.6, np.float32)
+    lenses = glasses.find_lenses(_glasses_on(rec), rec)
+    assert abs(lenses.left[0] - 22) < 1 and abs(lenses.right[0] - 42) < 1 and abs(lenses.left[1] - 31) < 1
+    assert 5 < lenses.half_width < 7 and lenses.half_height < lenses.half_width
+    assert abs(lenses.transmission - 0.2 / 0.6) < 0.05  # sunglasses as dark as the generator's
+    assert glasses.find_lenses(_glasses_on(rec, dark=0.5), rec).transmission == 1.0  # faint: clear lenses
+    assert glasses.find_lenses(rec, rec) is None  # nothing drawn
+    assert glasses.find_lenses(_glasses_on(rec, centres=((22, 31),)), rec) is None  # one dark eye is no glasses
+    tilted = glasses.find_lenses(_glasses_on(rec, centres=((22, 30), (42, 33))), rec)
+    assert tilted.left[1] == tilted.right[1]  # the face square is levelled: so are the glasses
+
+
+def test_drawn_glasses_darken_the_lenses_frame_them_and_leave_every_other_pixel():
+    from studio.engines import glasses
+
+    face = smooth_image(256, 256, 3) * 0.5 + 0.4
+    lenses = glasses.Lenses((22.0, 31.0), (42.0, 31.0), 6.0, 4.5, 0.3)
+    out, weight = glasses.draw(face, lenses)
+    assert np.array_equal(out[weight == 0], face[weight == 0]) and (weight > 0).mean() < 0.15
+    centre = (out[124, 86] / face[124, 86]).mean()  # the left lens's centre: seen through the lens
+    assert 0.2 < centre < 0.55  # t = 0.3, darker at the top, plus a faint glint
+    rim_x = int(round((22 - 6 + 0.5) * 4 - 0.5))  # the left lens's outer edge, at its height
+    assert out[124, rim_x - 1:rim_x + 2].mean() < 0.2  # a dark frame
+    assert weight[124, 128] == 0 or out[124, 128].mean() < face[124, 128].mean()  # the nose between: bridge above it
+    assert weight[200:, :].max() == 0 and weight[:60, :].max() == 0  # nothing far from the eyes
+    half, _ = glasses.draw(face, lenses, 0.5)
+    assert np.allclose(half, (face + out) / 2, atol=1e-5)
+    assert np.array_equal(glasses.draw(face, lenses, 0.0)[0], face)
+
+
+def test_an_edit_that_adds_glasses_draws_them_and_keeps_every_pixel_outside(trained_refine):
+    from studio.engines import glasses
+
+    img = smooth_image(120, 160, 5)
+    ed = FaceEditor(_icgan(), upscale=None, refine_steps=0, refiner=trained_refine)
+    session = ed.encode(img, options=EditOptions(box=(40, 20, 80, 80)))
+    session.values["Eyeglasses"] = -0.8
+    session._lenses = (glasses.Lenses((22.0, 31.0), (42.0, 31.0), 6.0, 4.5, 0.3),)  # the random G draws none
+    values = {"Eyeglasses": 1.0}
+    assert session.adds_glasses(values) and session.adds_glasses(values, "delta")
+    assert not session.adds_glasses({"Eyeglasses": -1.0}) and not session.adds_glasses(values, "replace")
+    assert not session.adds_glasses({"Eyeglasses": 1.0, "Smiling": 2.0})  # with other edits: the refiner's
+    out = session.render(values)
+    changed = np.abs(out - img).sum(2) > 0
+    assert changed.any() and not changed[~session.changed_area(values)].any()
+    lens = np.s_[20 + 35:20 + 42, 40 + 24:40 + 31]  # the left lens's middle (1.25 photo px per 64-px px)
+    assert out[lens].mean() < 0.6 * img[lens].mean()
+    face64 = cv2.resize(out[20:100, 40:120], (64, 64), interpolation=cv2.INTER_AREA)
+    assert np.abs(session.preview(values) - face64).max() < 1e-3  # the preview shows the render
+    half = session.render({"Eyeglasses": -0.4})  # a move of 0.4 draws them 0.4 of the way in
+    assert 0.3 < np.abs(half - img).sum() / np.abs(out - img).sum() < 0.5
+    session.values["Eyeglasses"] = 0.5  # a face read with glasses: no second pair drawn on them
+    assert not session.adds_glasses({"Eyeglasses": 2.0})

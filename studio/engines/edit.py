@@ -30,7 +30,8 @@ refiner installed (face_refine.py), "local" instead has the refiner repaint, at 
 region where the edit changes the face (weighted by where each moved attribute lives: its
 zone), from G(z, y') and the rest of the photo's face: the changed parts are drawn in the
 photo's own detail and every pixel outside the region is the photo's, bit for bit; a hair
-colour edit instead recolours the photo's own hair (recolour.py), in the preview as well.
+colour edit instead recolours the photo's own hair (recolour.py), and an edit that adds glasses
+draws them where the generator puts them (glasses.py), in the preview as well.
 Without the refiner, the change is
 brought to full size by the face super-resolution model when installed (else Lanczos), rotated
 back and blended with a soft ellipse inside the face square: every pixel outside it is
@@ -49,7 +50,7 @@ import numpy as np
 import torch
 
 from studio.catalogue import EditOptions
-from studio.engines import faces, recolour
+from studio.engines import faces, glasses, recolour
 from studio.engines.masks import composite
 from studio.errors import StudioError
 from studio.jobs import Job, quiet_job
@@ -93,6 +94,7 @@ LINKS = {
 # Colour edits: recoloured in the photo's own detail (recolour.py) instead of repainted.
 HAIR_COLOURS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair")
 PRIOR_COLOURS = ("Blond_Hair", "Black_Hair")
+GLASSES = "Eyeglasses"  # added glasses are drawn at the photo's size (glasses.py), not repainted
 HAIR_MARGIN = 0.25  # hair is recoloured up to this share of the face side beyond the face square
 RECOLOUR_FULL = 1.0  # a slider move this large gives the target colour in full (as does a slider at +-1)
 REFINE_STEPS = 15  # z refinement steps at encode; a card's edit.refine_steps overrides it
@@ -151,6 +153,7 @@ class EditSession:
     _hair: tuple | None = field(default=None, repr=False)  # hair_mask(), once computed
     # previews and renders run on worker threads; GrabCut's seed is global, so one at a time
     _hair_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lenses: tuple | None = field(default=None, repr=False)  # (glasses.Lenses or None,), once found
 
     def preview(self, values: dict[str, float] | None = None, transfer: str | None = None) -> np.ndarray:
         """The edited 64x64 face (one generator pass), float32 HxWx3 in [0, 1]; transfer
@@ -174,10 +177,17 @@ class EditSession:
             rest = rest - cv2.GaussianBlur(rest, (0, 0), LOCAL_TONE_SIGMA)
             out += local_weight(gen, self.reconstruction) * rest[None]
         out = np.clip(out, 0, 1).astype(np.float32)
-        for i, values in enumerate(values_list):  # a hair colour edit previews as it renders
+        for i, values in enumerate(values_list):  # hair colour and new glasses preview as they render
             if self.recolours(values, transfer):
                 out[i] = self.recoloured_face(values)
+            elif self.adds_glasses(values, transfer):
+                out[i] = _resize(self.glasses_face(values)[0], 64, clip=True)
         return out
+
+    def glasses_face(self, values: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """(face square, weight) of an edit that adds glasses: the photo's levelled face square
+        with them drawn (glasses.draw), and where it changed (> 0)."""
+        return glasses.draw(self.crop, self.lenses(), self.amount(values, GLASSES))
 
     def recoloured_face(self, values: dict[str, float]) -> np.ndarray:
         """The 64x64 face square of a hair colour edit's render (the hair mask is computed at
@@ -197,6 +207,8 @@ class EditSession:
         ed = self.editor
         if self.recolours(values, transfer):
             return ed._paste_recoloured(self, job, *self.hair_target(values))
+        if self.adds_glasses(values, transfer):
+            return ed._paste_glasses(self, job, values)
         edited = self.preview(values, transfer)
         job.progress(0.3, "bringing the face back to size")
         if self.refined(transfer):
@@ -219,6 +231,30 @@ class EditSession:
         moved = self.moved(values)
         return (self.editor.zones and self.crop is not None and self.transfer_for(transfer) in ("local", "delta")
                 and bool(moved) and all(a in HAIR_COLOURS for a in moved))
+
+    def adds_glasses(self, values: dict[str, float] | None, transfer: str | None = None) -> bool:
+        """True when render() draws glasses on the photo's face (glasses.py) instead of having
+        them repainted: an edit that raises Eyeglasses alone on a face read without glasses,
+        with zones on, in the "local" or "delta" transfer, where the generator draws two lenses."""
+        return (self.editor.zones and self.crop is not None and self.transfer_for(transfer) in ("local", "delta")
+                and GLASSES in self.values and self.values[GLASSES] < 0 and self.moved(values) == [GLASSES]
+                and self.amount(values, GLASSES) > 0 and self.lenses() is not None)
+
+    def lenses(self) -> glasses.Lenses | None:
+        """The glasses the generator draws on this face (its full Eyeglasses edit), found once."""
+        if self._lenses is None:
+            ed = self.editor
+            self._lenses = (glasses.find_lenses(self.generated({GLASSES: 1.0}), self.reconstruction,
+                                                ed.zone([GLASSES], 1.0)),)
+        return self._lenses[0]
+
+    def amount(self, values: dict[str, float] | None, name: str) -> float:
+        """How far (0-1) an edit moves attribute `name` towards present: the slider's move, and
+        at least how far it now stands on the present side (at +1: in full)."""
+        ed = self.editor
+        after = ed.linked(self, ed.check_attributes(values or {})).get(name, self.values[name])
+        delta = after - self.values[name]
+        return 0.0 if delta <= 0 else float(min(1.0, max(delta / RECOLOUR_FULL, after)))
 
     def hair_square(self) -> tuple[np.ndarray, int, int]:
         """The square that hair colour edits work in: the levelled face square grown by up to
@@ -313,6 +349,8 @@ class EditSession:
             _, _, m = self.hair_square()
             hair = self.hair_mask()[1]
             return _resize(hair[m:hair.shape[0] - m, m:hair.shape[1] - m], side or 64, clip=True)
+        if self.adds_glasses(values):
+            return _resize((self.glasses_face(values)[1] > 0).astype(np.float32), side or 64, clip=True)
         region = edit_region(self.generated(values), self.reconstruction, self.editor.zone(moved))
         return region if side is None else _resize(region, side, clip=True)
 
@@ -575,6 +613,14 @@ class FaceEditor:
         # narrow fade at the square's edge (the mask's prior has faded out before it anyway)
         A, side, _ = session.hair_square()
         return self._to_photo(session, hair, (mask > 0) * faces.border_weight(side), "replace", A)
+
+    def _paste_glasses(self, session: EditSession, job: Job, values: dict[str, float]) -> np.ndarray:
+        """An edit that adds glasses: drawn on the photo's face square where the generator puts
+        them; every other pixel is the photo's."""
+        job.progress(0.5, "drawing the glasses")
+        face, weight = session.glasses_face(values)
+        job.progress(0.9, "blending")
+        return self._to_photo(session, face, (weight > 0) * faces.border_weight(face.shape[0]), "replace")
 
     def _to_photo(self, session: EditSession, change: np.ndarray, weight: np.ndarray, transfer: str,
                   matrix: np.ndarray | None = None) -> np.ndarray:
