@@ -79,6 +79,14 @@ ZONE_SAMPLES = 64
 ZONE_SIGMA = 2.0
 ZONE_FULL = 0.5  # the zone counts fully above this share of its peak
 ZONE_SEED = 0
+# The refiner's region is weighted by the footprint times where the editor's own attribute
+# encoder E_y reads the attribute (its mean input gradient over the same random faces): IcGAN's
+# smile moves the eyes, the hair and the jaw as well (a footprint over 38 % of the square), so a
+# smile repainted the whole face into another person; E_y reads a smile at the mouth and the
+# cheeks. Smiling's realism distance fell from 59.1 to 48.2, Mustache's from 66.1 to 51.0, at
+# the same success (30 held-out faces).
+READ_SIGMA = 2.0
+ZONE_READ = True
 # Making the key attribute present makes these absent (unless the user set them as well).
 LINKS = {
     "Black_Hair": ("Blond_Hair", "Brown_Hair", "Gray_Hair"),
@@ -215,7 +223,7 @@ class EditSession:
             # The refiner draws along the 64-px "local" edit (`edited`: the photo's own face plus the
             # change, G's pixels where it changes most) rather than G(z, y') itself: more of the person
             # is kept (whole-face PSNR 20.39 vs 19.96 dB, 7 attributes, 30 held-out faces).
-            return ed._paste_refined(self, self.generated(values), job, edited, ed.zone(self.moved(values)))
+            return ed._paste_refined(self, self.generated(values), job, edited, ed.zone(self.moved(values), read=ZONE_READ))
         return ed._paste(self, edited, job, transfer)
 
     def moved(self, values: dict[str, float] | None) -> list[str]:
@@ -351,7 +359,7 @@ class EditSession:
             return _resize(hair[m:hair.shape[0] - m, m:hair.shape[1] - m], side or 64, clip=True)
         if self.adds_glasses(values):
             return _resize((self.glasses_face(values)[1] > 0).astype(np.float32), side or 64, clip=True)
-        region = edit_region(self.generated(values), self.reconstruction, self.editor.zone(moved))
+        region = edit_region(self.generated(values), self.reconstruction, self.editor.zone(moved, read=ZONE_READ))
         return region if side is None else _resize(region, side, clip=True)
 
     def transfer_for(self, transfer: str | None) -> str:
@@ -416,6 +424,7 @@ class FaceEditor:
         self.level = level
         self.zones = zones
         self._zones: dict[int, np.ndarray] = {}
+        self._readings: dict[int, np.ndarray] = {}
         self._index = {a.lower(): i for i, a in enumerate(self.attributes)}
 
     # -- attributes ----------------------------------------------------------------------
@@ -508,21 +517,46 @@ class FaceEditor:
                 job.progress((i + 1) / self.refine_steps, "fitting the face")
         return z.detach()[0]
 
-    def zone(self, names: list[str], full: float = ZONE_FULL) -> np.ndarray | None:
+    def zone(self, names: list[str], full: float = ZONE_FULL, read: bool = False) -> np.ndarray | None:
         """(64, 64) in [0, 1]: where flipping any of these attributes changes a face, counting
         fully above `full` of its peak (None for none, or when zones are off)."""
         if not names or not self.zones:
             return None
-        footprint = np.max([self._zone(self.attributes.index(a)) for a in names], axis=0)
+        footprint = np.max([self._zone(self.attributes.index(a), read) for a in names], axis=0)
         return np.clip(footprint / full, 0, 1).astype(np.float32)
 
-    def _zone(self, i: int) -> np.ndarray:
+    def _zone(self, i: int, read: bool = False) -> np.ndarray:
+        """Attribute i's footprint; `read`: times where the editor's own attribute encoder reads
+        the attribute (_reading), peak 1."""
+        if not read:
+            return self._footprint(i)
+        both = self._footprint(i) * self._reading(i)
+        return (both / max(float(both.max()), 1e-6)).astype(np.float32)
+
+    def _reading(self, i: int) -> np.ndarray:
+        """Where E_y reads attribute i: the mean |d logit_i / d pixel| over the same seeded
+        random faces as the footprint's, blurred, peak 1; computed once."""
+        if i not in self._readings:
+            z, y = self._zone_latents()
+            with torch.no_grad():
+                x = self.net.generator(z.to(self.device), y.to(self.device))
+            with torch.enable_grad():
+                x.requires_grad_(True)
+                grad, = torch.autograd.grad(self.net.encoder_y(x)[:, i].sum(), x)
+            read = cv2.GaussianBlur(grad.abs().sum(1).mean(0).float().cpu().numpy(), (0, 0), READ_SIGMA)
+            self._readings[i] = (read / max(float(read.max()), 1e-12)).astype(np.float32)
+        return self._readings[i]
+
+    def _zone_latents(self) -> tuple[torch.Tensor, torch.Tensor]:
+        g = torch.Generator().manual_seed(ZONE_SEED)
+        z = torch.randn(ZONE_SAMPLES, self.net.nz, generator=g).clamp_(-Z_LIMIT, Z_LIMIT)
+        return z, torch.rand(ZONE_SAMPLES, self.net.ny, generator=g) * 2 - 1
+
+    def _footprint(self, i: int) -> np.ndarray:
         """Attribute i's footprint: the mean change between G with the attribute absent and
         present (the editor's own gain and method) over seeded random faces; computed once."""
         if i not in self._zones:
-            g = torch.Generator().manual_seed(ZONE_SEED)
-            z = torch.randn(ZONE_SAMPLES, self.net.nz, generator=g).clamp_(-Z_LIMIT, Z_LIMIT)
-            y = torch.rand(ZONE_SAMPLES, self.net.ny, generator=g) * 2 - 1
+            z, y = self._zone_latents()
             ends = []
             for v in (-1.0, 1.0):
                 zv, yv = z.clone(), y.clone()
