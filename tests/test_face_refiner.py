@@ -372,3 +372,19 @@ def test_an_edit_that_adds_glasses_draws_them_and_keeps_every_pixel_outside(trai
     assert 0.3 < np.abs(half - img).sum() / np.abs(out - img).sum() < 0.5
     session.values["Eyeglasses"] = 0.5  # a face read with glasses: no second pair drawn on them
     assert not session.adds_glasses({"Eyeglasses": 2.0})
+
+
+def test_the_refined_region_stays_where_the_editors_encoder_reads_the_attribute(trained_refine):
+    img = smooth_image(96, 96, 7)
+    ed = FaceEditor(_icgan(), upscale=None, refine_steps=0, refiner=trained_refine)
+    session = ed.encode(img, options=EditOptions(box=(0, 0, 96, 96)))
+    values = {"Smiling": 2.0 if session.values["Smiling"] < 0 else -2.0}
+    assert session.region(values)[:32].any()  # the random generator changes the top half too
+    i = ed.attributes.index("Smiling")
+    read = np.zeros((64, 64), np.float32)
+    read[40:56, 16:48] = 1.0  # the encoder reads it at the mouth only
+    ed._readings[i] = read
+    region = session.region(values)
+    assert region.any() and not region[:32].any()
+    out = session.render(values)
+    assert np.array_equal(out[:40], img[:40])  # the eyes stay the photo's (region grown by 3 px, feathered)
