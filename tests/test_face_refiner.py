@@ -356,11 +356,11 @@ def test_an_edit_that_adds_glasses_draws_them_and_keeps_every_pixel_outside(trai
     ed = FaceEditor(_icgan(), upscale=None, refine_steps=0, refiner=trained_refine)
     session = ed.encode(img, options=EditOptions(box=(40, 20, 80, 80)))
     session.values["Eyeglasses"] = -0.8
-    session._lenses = (glasses.Lenses((22.0, 31.0), (42.0, 31.0), 6.0, 4.5, 0.3),)  # the random G draws none
+    session._drawings["Eyeglasses"] = glasses.Lenses((22.0, 31.0), (42.0, 31.0), 6.0, 4.5, 0.3)  # the random G draws none
     values = {"Eyeglasses": 1.0}
-    assert session.adds_glasses(values) and session.adds_glasses(values, "delta")
-    assert not session.adds_glasses({"Eyeglasses": -1.0}) and not session.adds_glasses(values, "replace")
-    assert not session.adds_glasses({"Eyeglasses": 1.0, "Smiling": 2.0})  # with other edits: the refiner's
+    assert session.draws(values) == "Eyeglasses" and session.draws(values, "delta") == "Eyeglasses"
+    assert not session.draws({"Eyeglasses": -1.0}) and not session.draws(values, "replace")
+    assert not session.draws({"Eyeglasses": 1.0, "Smiling": 2.0})  # with other edits: the refiner's
     out = session.render(values)
     changed = np.abs(out - img).sum(2) > 0
     assert changed.any() and not changed[~session.changed_area(values)].any()
@@ -371,7 +371,7 @@ def test_an_edit_that_adds_glasses_draws_them_and_keeps_every_pixel_outside(trai
     half = session.render({"Eyeglasses": -0.4})  # a move of 0.4 draws them 0.4 of the way in
     assert 0.3 < np.abs(half - img).sum() / np.abs(out - img).sum() < 0.5
     session.values["Eyeglasses"] = 0.5  # a face read with glasses: no second pair drawn on them
-    assert not session.adds_glasses({"Eyeglasses": 2.0})
+    assert not session.draws({"Eyeglasses": 2.0})
 
 
 def test_the_refined_region_stays_where_the_editors_encoder_reads_the_attribute(trained_refine):
@@ -388,3 +388,68 @@ def test_the_refined_region_stays_where_the_editors_encoder_reads_the_attribute(
     assert region.any() and not region[:32].any()
     out = session.render(values)
     assert np.array_equal(out[:40], img[:40])  # the eyes stay the photo's (region grown by 3 px, feathered)
+
+
+def _face_with_lips(side=256):
+    """A face square of skin with dark brows and red lips where CelebA-HQ framing puts them."""
+    rng = np.random.default_rng(2)
+    img = np.empty((side, side, 3), np.float32)
+    img[...] = (0.85, 0.64, 0.52)
+    img += rng.normal(0, 0.01, img.shape).astype(np.float32)
+    yy, xx = np.mgrid[0:side, 0:side] / side
+    lips = ((xx - 0.5) / 0.1) ** 2 + ((yy - 0.76) / 0.03) ** 2 <= 1
+    img[lips] = (0.75, 0.3, 0.32)
+    for cx in (0.35, 0.65):
+        img[(np.abs(xx - cx) < 0.08) & (np.abs(yy - 0.38) < 0.012)] = (0.25, 0.15, 0.1)
+    return np.clip(img, 0, 1), lips
+
+
+def test_a_drawn_mustache_sits_on_the_upper_lip_in_the_brows_colour():
+    from studio.engines import facial_hair
+
+    face, lips = _face_with_lips()
+    top, left, right = facial_hair.upper_lip(face)
+    assert abs(left - 0.4 * 256) < 4 and abs(right - 0.6 * 256) < 4
+    assert abs(top[len(top) // 2] - 0.73 * 256) < 3  # the lips' top edge in the middle
+    assert np.abs(facial_hair.hair_colour(face) - (0.25, 0.15, 0.1)).max() < 0.03
+    rec = np.full((64, 64, 3), 0.6, np.float32)
+    gen = rec.copy()
+    gen[43:47, 24:40] = 0.3  # the generator darkens the upper lip
+    assert facial_hair.find_region(rec, rec) is None
+    mask = facial_hair.find(gen, rec, None, face)
+    out, weight = facial_hair.draw(face, mask)
+    changed = np.abs(out - face).sum(2) > 0
+    assert changed.any() and not changed[weight == 0].any()
+    rows = np.flatnonzero(changed[:, 118:138].any(1))  # the middle of the mouth
+    reach = (facial_hair.THICKNESS[1] + 1.3 * facial_hair.HAIR_LENGTH) * 256  # its height, the hairs' tips
+    assert rows.max() <= 0.73 * 256 + 3 and rows.min() >= 0.73 * 256 - reach - 2  # on the lip, not over it
+    assert out[changed].mean() < face[changed].mean() - 0.15  # dark hairs
+    assert not changed[:150].any() and not changed[210:].any()
+    assert np.array_equal(facial_hair.draw(face, mask, 0.0)[0], face)
+    plain = np.full_like(face, 0.8)  # no lips to see: the mouth starts where the generator's hair stops
+    rows = np.flatnonzero(facial_hair.find(gen, rec, None, plain)[:, 120:136].any(1))
+    assert abs(rows.max() - 47 / 64 * 256) <= 5  # within a pixel of the 64-px map
+    assert facial_hair.find(rec, rec, None, face) is None  # the generator grows none: nothing to draw
+
+
+def test_an_edit_that_adds_a_mustache_draws_it_and_keeps_every_pixel_outside(trained_refine):
+    from studio.engines import facial_hair
+
+    img = smooth_image(300, 300, 9) * 0.2 + 0.4
+    face, _ = _face_with_lips(200)
+    img[50:250, 50:250] = face
+    ed = FaceEditor(_icgan(), upscale=None, refine_steps=0, refiner=trained_refine)
+    session = ed.encode(img, options=EditOptions(box=(50, 50, 200, 200)))
+    session.values["Mustache"] = -0.9
+    rec = np.full((64, 64, 3), 0.6, np.float32)
+    gen = rec.copy()
+    gen[43:47, 24:40] = 0.3
+    session._drawings["Mustache"] = facial_hair.find(gen, rec, None, session.crop)
+    values = {"Mustache": 1.0}
+    assert session.draws(values) == "Mustache"
+    out = session.render(values)
+    changed = np.abs(out - img).sum(2) > 0
+    assert changed.any() and not changed[~session.changed_area(values)].any()
+    assert not changed[:50 + 110].any() and not changed[50 + 160:].any()  # round the upper lip only
+    face64 = cv2.resize(out[50:250, 50:250], (64, 64), interpolation=cv2.INTER_AREA)
+    assert np.abs(session.preview(values) - face64).max() < 1e-3

@@ -31,7 +31,8 @@ region where the edit changes the face (weighted by where each moved attribute l
 zone), from G(z, y') and the rest of the photo's face: the changed parts are drawn in the
 photo's own detail and every pixel outside the region is the photo's, bit for bit; a hair
 colour edit instead recolours the photo's own hair (recolour.py), and an edit that adds glasses
-draws them where the generator puts them (glasses.py), in the preview as well.
+or a mustache draws them where the generator puts them (glasses.py, facial_hair.py), in the
+preview as well.
 Without the refiner, the change is
 brought to full size by the face super-resolution model when installed (else Lanczos), rotated
 back and blended with a soft ellipse inside the face square: every pixel outside it is
@@ -50,7 +51,7 @@ import numpy as np
 import torch
 
 from studio.catalogue import EditOptions
-from studio.engines import faces, glasses, recolour
+from studio.engines import facial_hair, faces, glasses, recolour
 from studio.engines.masks import composite
 from studio.errors import StudioError
 from studio.jobs import Job, quiet_job
@@ -102,7 +103,10 @@ LINKS = {
 # Colour edits: recoloured in the photo's own detail (recolour.py) instead of repainted.
 HAIR_COLOURS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair")
 PRIOR_COLOURS = ("Blond_Hair", "Black_Hair")
-GLASSES = "Eyeglasses"  # added glasses are drawn at the photo's size (glasses.py), not repainted
+# Attributes drawn at the photo's size where the generator puts them, when added alone to a
+# face read without them, instead of repainted (the 64-px generator draws them as smudges):
+# the module (find, draw) and whether its zone is the encoder-read one.
+DRAWN = {"Eyeglasses": (glasses, False), "Mustache": (facial_hair, True)}
 HAIR_MARGIN = 0.25  # hair is recoloured up to this share of the face side beyond the face square
 RECOLOUR_FULL = 1.0  # a slider move this large gives the target colour in full (as does a slider at +-1)
 REFINE_STEPS = 15  # z refinement steps at encode; a card's edit.refine_steps overrides it
@@ -161,7 +165,7 @@ class EditSession:
     _hair: tuple | None = field(default=None, repr=False)  # hair_mask(), once computed
     # previews and renders run on worker threads; GrabCut's seed is global, so one at a time
     _hair_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _lenses: tuple | None = field(default=None, repr=False)  # (glasses.Lenses or None,), once found
+    _drawings: dict = field(default_factory=dict, repr=False)  # what each DRAWN attribute draws, once found
 
     def preview(self, values: dict[str, float] | None = None, transfer: str | None = None) -> np.ndarray:
         """The edited 64x64 face (one generator pass), float32 HxWx3 in [0, 1]; transfer
@@ -185,17 +189,19 @@ class EditSession:
             rest = rest - cv2.GaussianBlur(rest, (0, 0), LOCAL_TONE_SIGMA)
             out += local_weight(gen, self.reconstruction) * rest[None]
         out = np.clip(out, 0, 1).astype(np.float32)
-        for i, values in enumerate(values_list):  # hair colour and new glasses preview as they render
+        for i, values in enumerate(values_list):  # hair colour and drawn attributes preview as they render
             if self.recolours(values, transfer):
                 out[i] = self.recoloured_face(values)
-            elif self.adds_glasses(values, transfer):
-                out[i] = _resize(self.glasses_face(values)[0], 64, clip=True)
+            elif self.draws(values, transfer):
+                out[i] = _resize(self.drawn_face(values)[0], 64, clip=True)
         return out
 
-    def glasses_face(self, values: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
-        """(face square, weight) of an edit that adds glasses: the photo's levelled face square
-        with them drawn (glasses.draw), and where it changed (> 0)."""
-        return glasses.draw(self.crop, self.lenses(), self.amount(values, GLASSES))
+    def drawn_face(self, values: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """(face square, weight) of an edit that draws its attribute (draws()): the photo's
+        levelled face square with it drawn, and where it changed (> 0)."""
+        name = self.draws(values)
+        module, _ = DRAWN[name]
+        return module.draw(self.crop, self.drawing(name), self.amount(values, name))
 
     def recoloured_face(self, values: dict[str, float]) -> np.ndarray:
         """The 64x64 face square of a hair colour edit's render (the hair mask is computed at
@@ -215,8 +221,8 @@ class EditSession:
         ed = self.editor
         if self.recolours(values, transfer):
             return ed._paste_recoloured(self, job, *self.hair_target(values))
-        if self.adds_glasses(values, transfer):
-            return ed._paste_glasses(self, job, values)
+        if self.draws(values, transfer):
+            return ed._paste_drawn(self, job, values)
         edited = self.preview(values, transfer)
         job.progress(0.3, "bringing the face back to size")
         if self.refined(transfer):
@@ -240,21 +246,27 @@ class EditSession:
         return (self.editor.zones and self.crop is not None and self.transfer_for(transfer) in ("local", "delta")
                 and bool(moved) and all(a in HAIR_COLOURS for a in moved))
 
-    def adds_glasses(self, values: dict[str, float] | None, transfer: str | None = None) -> bool:
-        """True when render() draws glasses on the photo's face (glasses.py) instead of having
-        them repainted: an edit that raises Eyeglasses alone on a face read without glasses,
-        with zones on, in the "local" or "delta" transfer, where the generator draws two lenses."""
-        return (self.editor.zones and self.crop is not None and self.transfer_for(transfer) in ("local", "delta")
-                and GLASSES in self.values and self.values[GLASSES] < 0 and self.moved(values) == [GLASSES]
-                and self.amount(values, GLASSES) > 0 and self.lenses() is not None)
+    def draws(self, values: dict[str, float] | None, transfer: str | None = None) -> str | None:
+        """The attribute render() draws on the photo's face (DRAWN: glasses.py, facial_hair.py)
+        instead of having it repainted, or None: an edit that raises that attribute alone on a
+        face read without it, with zones on, in the "local" or "delta" transfer, where the
+        generator's own edit shows what to draw."""
+        moved = self.moved(values)
+        if not (self.editor.zones and self.crop is not None and self.transfer_for(transfer) in ("local", "delta")
+                and len(moved) == 1 and moved[0] in DRAWN):
+            return None
+        name = moved[0]
+        if self.values[name] >= 0 or self.amount(values, name) <= 0 or self.drawing(name) is None:
+            return None
+        return name
 
-    def lenses(self) -> glasses.Lenses | None:
-        """The glasses the generator draws on this face (its full Eyeglasses edit), found once."""
-        if self._lenses is None:
-            ed = self.editor
-            self._lenses = (glasses.find_lenses(self.generated({GLASSES: 1.0}), self.reconstruction,
-                                                ed.zone([GLASSES], 1.0)),)
-        return self._lenses[0]
+    def drawing(self, name: str):
+        """What a DRAWN attribute draws on this face (from its full edit), found once; None: nothing."""
+        if name not in self._drawings:
+            module, read = DRAWN[name]
+            zone = self.editor.zone([name], 1.0, read=read)
+            self._drawings[name] = module.find(self.generated({name: 1.0}), self.reconstruction, zone, self.crop)
+        return self._drawings[name]
 
     def amount(self, values: dict[str, float] | None, name: str) -> float:
         """How far (0-1) an edit moves attribute `name` towards present: the slider's move, and
@@ -357,8 +369,8 @@ class EditSession:
             _, _, m = self.hair_square()
             hair = self.hair_mask()[1]
             return _resize(hair[m:hair.shape[0] - m, m:hair.shape[1] - m], side or 64, clip=True)
-        if self.adds_glasses(values):
-            return _resize((self.glasses_face(values)[1] > 0).astype(np.float32), side or 64, clip=True)
+        if self.draws(values):
+            return _resize((self.drawn_face(values)[1] > 0).astype(np.float32), side or 64, clip=True)
         region = edit_region(self.generated(values), self.reconstruction, self.editor.zone(moved, read=ZONE_READ))
         return region if side is None else _resize(region, side, clip=True)
 
@@ -648,11 +660,11 @@ class FaceEditor:
         A, side, _ = session.hair_square()
         return self._to_photo(session, hair, (mask > 0) * faces.border_weight(side), "replace", A)
 
-    def _paste_glasses(self, session: EditSession, job: Job, values: dict[str, float]) -> np.ndarray:
-        """An edit that adds glasses: drawn on the photo's face square where the generator puts
-        them; every other pixel is the photo's."""
-        job.progress(0.5, "drawing the glasses")
-        face, weight = session.glasses_face(values)
+    def _paste_drawn(self, session: EditSession, job: Job, values: dict[str, float]) -> np.ndarray:
+        """An edit that draws its attribute (glasses, a mustache) on the photo's face square where
+        the generator puts it; every other pixel is the photo's."""
+        job.progress(0.5, "drawing")
+        face, weight = session.drawn_face(values)
         job.progress(0.9, "blending")
         return self._to_photo(session, face, (weight > 0) * faces.border_weight(face.shape[0]), "replace")
 

@@ -92,6 +92,11 @@ def find_lenses(gen: np.ndarray, rec: np.ndarray, zone: np.ndarray | None = None
     return Lenses((centre - half_apart, cy), (centre + half_apart, cy), hw, hh, transmission)
 
 
+def find(gen: np.ndarray, rec: np.ndarray, zone: np.ndarray | None, face: np.ndarray) -> Lenses | None:
+    """The drawn-attribute interface (see edit.DRAWN): what to draw on `face`, or None."""
+    return find_lenses(gen, rec, zone)
+
+
 def _wquantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
     order = np.argsort(values)
     cum = np.cumsum(weights[order])
