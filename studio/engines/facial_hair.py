@@ -30,6 +30,7 @@ BROW_DARKEST = 0.15  # the brows' colour: the median of this darkest share of th
 HAIR_LENGTH = 0.026  # of the face side (7 px on a 256-px face)
 HAIR_WIDTH = 0.003
 COVER = 2.6  # hairs drawn per hair-sized patch of the region
+EDGE_THIN = 0.015  # hairs thin out over this share of the face side inside the outline
 ROOT_SHADOW = 0.3  # the skin under the hair darkens this far towards the hair's colour
 SHADES = 6  # hairs are drawn in this many shades (one layer each)
 SEED = 0  # the same hairs in the preview and the render
@@ -202,7 +203,10 @@ def draw(face: np.ndarray, region: np.ndarray, amount: float = 1.0) -> tuple[np.
     if len(xs) == 0:
         return face.copy(), np.zeros(face.shape[:2], np.float32)
     count = int(COVER * region.sum() / (length * width))
-    pick = rng.choice(len(xs), count, p=region[ys, xs] / region[ys, xs].sum())
+    # denser inside than at the edges, so the outline is soft (hairs thin out towards the nose)
+    depth = cv2.distanceTransform((region > 0.3).astype(np.uint8), cv2.DIST_L2, 3)
+    p = region[ys, xs] * np.clip(depth[ys, xs] / (EDGE_THIN * s), 0.15, 1)
+    pick = rng.choice(len(xs), count, p=p / p.sum())
     x0, y0 = xs[pick] + rng.random(count), ys[pick] + rng.random(count)
     mid = (xs.min() + xs.max()) / 2
     # hairs grow down and away from the middle of the face, more sideways further out
@@ -233,8 +237,8 @@ def draw(face: np.ndarray, region: np.ndarray, amount: float = 1.0) -> tuple[np.
     crop = out_img[by0:by1, bx0:bx1]
     root = region[by0:by1, bx0:bx1, None] * ROOT_SHADOW
     crop = crop + (colour - crop) * root  # where the hairs root, the skin shows their colour
-    opacity = rng.uniform(0.4, 0.85, SHADES)
-    lightness = rng.uniform(0.7, 1.35, SHADES)
+    opacity = rng.uniform(0.35, 0.8, SHADES)
+    lightness = rng.uniform(0.75, 1.6, SHADES)  # dark hair catches light
     for k in range(SHADES):
         a = layers[k][..., None] * opacity[k]
         crop = crop + (np.clip(colour * lightness[k], 0, 1) - crop) * a
