@@ -158,10 +158,10 @@ def test_upscale_callable_is_used_for_the_fill():
 
     def upscale(small):
         seen.append(small.shape)
-        return np.full((256, 256, 3), 0.7, np.float32)  # 4x, then fitted to 160 by paste
+        return np.full((small.shape[0] * 4, small.shape[1] * 4, 3), 0.7, np.float32)  # 4x, then fitted to 160
 
     out = paste(rgb, crop, np.zeros((64, 64, 3), np.float32), mask, upscale=upscale, feather=0)
-    assert seen == [(64, 64, 3)]
+    assert len(seen) == 1 and seen[0][2] == 3
     assert np.allclose(out[mask > 0], 0.7)
 
 
@@ -246,3 +246,31 @@ def test_face_engine_fills_only_the_hole(tmp_path, monkeypatch):
     assert not np.array_equal(a[mask > 0], b[mask > 0])
     # without --box, a photo with no face is refused with a hint
     assert main(args[:7] + ["--quiet"]) == 2
+
+
+def test_paste_super_resolves_only_the_part_of_the_face_the_blend_shows():
+    rng = np.random.default_rng(0)
+    rgb = cv2.GaussianBlur(rng.random((300, 300, 3)).astype(np.float32), (0, 0), 3)
+    mask = np.zeros((300, 300), np.float32)
+    mask[170:215, 110:190] = 1  # a mouth-sized hole in the lower face
+    crop = faces.extract(rgb, mask, (40, 40, 200, 200), 64)
+    face64 = cv2.GaussianBlur(rng.random((64, 64, 3)).astype(np.float32), (0, 0), 1.5)
+    seen = []
+
+    def sr(img):  # a local x4 "super-resolution": what it gives a pixel depends on its neighbours only
+        seen.append(img.shape[:2])
+        big = cv2.resize(img, (img.shape[1] * 4, img.shape[0] * 4), interpolation=cv2.INTER_CUBIC)
+        return cv2.GaussianBlur(big, (0, 0), 2.0) * 0.9 + 0.05
+
+    out = faces.paste(rgb, crop, face64, mask, upscale=sr, poisson=True)
+    assert len(seen) == 1 and seen[0][0] * seen[0][1] < 0.5 * 64 * 64  # a window, not the whole face
+    saved = faces.UPSCALE_ALL
+    faces.UPSCALE_ALL = 0.0  # force the whole face through the SR
+    try:
+        full = faces.paste(rgb, crop, face64, mask, upscale=sr, poisson=True)
+    finally:
+        faces.UPSCALE_ALL = saved
+    assert seen[-1] == (64, 64)
+    assert np.abs(out - full).max() < 1e-4  # the same picture where it shows
+    changed = (out != rgb).any(2)
+    assert changed.any() and not changed[cv2.dilate(mask, np.ones((11, 11))) == 0].any()

@@ -36,6 +36,11 @@ HAAR_CENTRE_DY = 0.0527
 # The model's hole: a 64x64 pixel is unknown once over 10 % of its area is masked, so damaged
 # pixels barely leak into the context the model has to match.
 HOLE64_THRESHOLD = 0.1
+# paste(): the face SR runs on the part of the 64-px face the blend shows, with this much context
+# at 64 px (its result there matches a whole-face run's within a grey level or so), or on the
+# whole face when that part covers more than UPSCALE_ALL of it
+UPSCALE_CONTEXT = 8
+UPSCALE_ALL = 0.6
 LEVEL_MIN_DEGREES = 1.0  # smaller tilts are left alone (no resampling for nothing)
 LEVEL_MAX_DEGREES = 30.0  # beyond this the "eyes" are more likely wrong detections
 DETECT_MAX_SIDE = 1024  # detection runs on a copy at most this large: bounded time on big photos
@@ -284,8 +289,6 @@ def paste(
     """
     x, y, s, _ = crop.box
     h, w = rgb.shape[:2]
-    fill = upscale(result64) if upscale is not None else result64
-    fill = _resize(np.asarray(fill, np.float32), s)
     # Work on the part of the crop inside the photo, with the mask read `feather` px beyond
     # it so the fade near the crop's edge is the same as it would be on the whole photo.
     x0, y0, x1, y1 = max(0, x), max(0, y), min(w, x + s), min(h, y + s)
@@ -297,12 +300,36 @@ def paste(
     out = rgb.copy()
     if not (weight > 0).any():
         return out
+    rows, cols = np.flatnonzero((weight > 0).any(1)), np.flatnonzero((weight > 0).any(0))
+    needed = (y0 - y + rows[0], y0 - y + rows[-1] + 1, x0 - x + cols[0], x0 - x + cols[-1] + 1)
+    fill = _resize(_upscaled(np.asarray(result64, np.float32), upscale, needed, s), s)
     orig = rgb[y0:y1, x0:x1]
     fill = fill[y0 - y:y1 - y, x0 - x:x1 - x].astype(rgb.dtype, copy=False)
     if poisson:
         fill = poisson_blend(orig, fill, weight)
     out[y0:y1, x0:x1] = composite(orig, fill, weight)
     return out
+
+
+def _upscaled(small: np.ndarray, upscale: Optional[Callable[[np.ndarray], np.ndarray]],
+              needed: tuple[int, int, int, int], side: int) -> np.ndarray:
+    """`small` (n x n) brought up by `upscale` where the crop (side x side) needs it: rows and
+    columns `needed` (top, bottom, left, right), with UPSCALE_CONTEXT px of context at n; the
+    rest only by a bicubic resize, which the blend never shows. A small hole in a face costs a
+    fraction of the super-resolution (in video, once per frame)."""
+    if upscale is None:
+        return small
+    n = small.shape[0]
+    t, b, left, r = needed
+    r0, r1 = max(0, t * n // side - UPSCALE_CONTEXT), min(n, -(-b * n // side) + UPSCALE_CONTEXT)
+    c0, c1 = max(0, left * n // side - UPSCALE_CONTEXT), min(n, -(-r * n // side) + UPSCALE_CONTEXT)
+    if (r1 - r0) * (c1 - c0) > UPSCALE_ALL * n * n:
+        return np.asarray(upscale(small), np.float32)
+    part = np.asarray(upscale(np.ascontiguousarray(small[r0:r1, c0:c1])), np.float32)
+    k = part.shape[0] // (r1 - r0)
+    canvas = cv2.resize(small, (n * k, n * k), interpolation=cv2.INTER_CUBIC)
+    canvas[r0 * k:r1 * k, c0 * k:c1 * k] = part
+    return canvas
 
 
 def _resize(img: np.ndarray, side: int) -> np.ndarray:
