@@ -453,3 +453,20 @@ def test_an_edit_that_adds_a_mustache_draws_it_and_keeps_every_pixel_outside(tra
     assert not changed[:50 + 110].any() and not changed[50 + 160:].any()  # round the upper lip only
     face64 = cv2.resize(out[50:250, 50:250], (64, 64), interpolation=cv2.INTER_AREA)
     assert np.abs(session.preview(values) - face64).max() < 1e-3
+
+
+def test_drawn_glasses_sit_on_the_photos_own_eyes_when_they_are_found(monkeypatch):
+    from studio.engines import faces, glasses
+
+    rec = np.full((64, 64, 3), 0.6, np.float32)
+    gen = _glasses_on(rec)  # the generator's lenses at x 22 and 42, y 31
+    face = np.full((256, 256, 3), 0.7, np.float32)
+    monkeypatch.setattr(faces, "eye_centres", lambda rgb, box: None)
+    assert glasses.find(gen, rec, None, face) == glasses.find_lenses(gen, rec)  # no eyes found: the generator's
+    monkeypatch.setattr(faces, "eye_centres", lambda rgb, box: ((78.0, 122.0), (150.0, 126.0)))  # a face turned aside
+    lenses = glasses.find(gen, rec, None, face)
+    assert abs(lenses.left[0] - (78.5 / 4 - 0.5)) < 0.01 and abs(lenses.right[0] - (150.5 / 4 - 0.5)) < 0.01
+    assert lenses.left[1] == lenses.right[1] and 30 < lenses.left[1] < 32
+    assert lenses.right[0] - lenses.left[0] - 2 * lenses.half_width >= glasses.MIN_GAP * 64 - 1e-6  # room for the bridge
+    monkeypatch.setattr(faces, "eye_centres", lambda rgb, box: ((80.0, 40.0), (160.0, 40.0)))  # brows, not eyes
+    assert glasses.find(gen, rec, None, face) == glasses.find_lenses(gen, rec)

@@ -104,12 +104,23 @@ def _eye_cascade():
 def eye_angle(rgb: np.ndarray, det: Box) -> float:
     """Tilt in degrees of the line from the left to the right eye inside a detected face box
     (positive: the right eye is lower), or 0.0 when two plausible eyes are not found."""
+    eyes = eye_centres(rgb, det)
+    if eyes is None:
+        return 0.0
+    (lx, ly), (rx, ry) = eyes
+    angle = math.degrees(math.atan2(ry - ly, rx - lx))
+    return angle if LEVEL_MIN_DEGREES <= abs(angle) <= LEVEL_MAX_DEGREES else 0.0
+
+
+def eye_centres(rgb: np.ndarray, det: Box) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """The centres (x, y) of the left and the right eye inside a face box, in the photo's
+    pixels, or None when two plausible eyes are not found (the largest plausible pair wins)."""
     cascade = _eye_cascade()
     x, y, w, h = det
     H, W = rgb.shape[:2]
     x0, y0, x1, y1 = max(0, x), max(0, y), min(W, x + w), min(H, y + int(0.6 * h))  # eyes are in the upper part
     if cascade is None or x1 - x0 < 24 or y1 - y0 < 16:
-        return 0.0
+        return None
     roi = cv2.cvtColor(np.round(np.clip(rgb[y0:y1, x0:x1], 0, 1) * 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
     scale = min(1.0, 256 / roi.shape[1])  # eyes are found as well on a face 256 px wide, and faster
     if scale < 1:
@@ -119,7 +130,7 @@ def eye_angle(rgb: np.ndarray, det: Box) -> float:
     eyes = cascade.detectMultiScale(roi, scaleFactor=1.1, minNeighbors=4, minSize=(max(6, fw // 12),) * 2,
                                     maxSize=(fw // 2,) * 2)
     centres = [(ex + ew / 2, ey + eh / 2, ew) for ex, ey, ew, eh in np.asarray(eyes).reshape(-1, 4)]
-    best, best_size = 0.0, 0.0
+    best, best_size = None, 0.0
     for lx, ly, lw in centres:
         for rx, ry, rw in centres:
             dx, dy = rx - lx, ry - ly
@@ -127,8 +138,10 @@ def eye_angle(rgb: np.ndarray, det: Box) -> float:
             if not (lx < fw / 2 <= rx and 0.2 * fw < dx < 0.75 * fw and abs(dy) < 0.6 * dx):
                 continue
             if lw + rw > best_size:
-                best, best_size = math.degrees(math.atan2(dy, dx)), lw + rw
-    return best if LEVEL_MIN_DEGREES <= abs(best) <= LEVEL_MAX_DEGREES else 0.0
+                best, best_size = ((lx, ly), (rx, ry)), lw + rw
+    if best is None:
+        return None
+    return tuple((x0 + (ex + 0.5) / scale - 0.5, y0 + (ey + 0.5) / scale - 0.5) for ex, ey in best)
 
 
 def crop_matrix(box: Box, angle: float) -> np.ndarray:

@@ -28,6 +28,8 @@ MIN_DARKENING = 0.06  # peak darkening (mean RGB, [0, 1]) below which the genera
 HALF_WIDTH = (0.08, 0.15)
 ASPECT = (0.6, 0.85)  # lens height over width
 MIN_GAP = 0.05  # the bridge: the lenses' inner edges at least this far apart
+EYE_SLACK = 4.0  # px at 64: detected eyes this far beyond the generator's lens band are other things
+EYE_BELOW = 0.1  # a lens's centre lies this share of its half height below the pupil
 SHAPE_POWER = 2.6  # superellipse exponent: 2 is an oval, higher is a rounder rectangle
 TOP_FLARE = 0.08  # lenses are this much wider at the top than at the bottom
 RIM = 0.016  # rim thickness, share of the face side (4 px on a 256-px face)
@@ -93,8 +95,28 @@ def find_lenses(gen: np.ndarray, rec: np.ndarray, zone: np.ndarray | None = None
 
 
 def find(gen: np.ndarray, rec: np.ndarray, zone: np.ndarray | None, face: np.ndarray) -> Lenses | None:
-    """The drawn-attribute interface (see edit.DRAWN): what to draw on `face`, or None."""
-    return find_lenses(gen, rec, zone)
+    """The drawn-attribute interface (see edit.DRAWN): what to draw on `face`, or None. The
+    generator's lenses, centred on the photo's own eyes where the eye detector finds both near
+    them (a face turned aside: the 64-px generator puts its lenses where a frontal face's eyes are)."""
+    lenses = find_lenses(gen, rec, zone)
+    if lenses is None:
+        return None
+    from studio.engines.faces import eye_centres
+
+    s = face.shape[0]
+    eyes = eye_centres(face, (0, 0, s, s))
+    if eyes is None:
+        return lenses
+    (lx, ly), (rx, ry) = (((x + 0.5) * 64 / s - 0.5, (y + 0.5) * 64 / s - 0.5) for x, y in eyes)
+    cy = lenses.left[1]
+    if max(abs(ly - cy), abs(ry - cy)) > lenses.half_height + EYE_SLACK:
+        return lenses  # not the eyes the generator drew glasses over
+    half_apart = (rx - lx) / 2
+    hw = min(lenses.half_width, half_apart - MIN_GAP * 64 / 2)
+    if hw < HALF_WIDTH[0] * 64 * 0.75:
+        return lenses
+    y = (ly + ry) / 2 + EYE_BELOW * lenses.half_height
+    return Lenses((lx, y), (rx, y), hw, min(lenses.half_height, ASPECT[1] * hw), lenses.transmission)
 
 
 def _wquantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
