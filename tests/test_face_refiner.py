@@ -381,8 +381,8 @@ def test_the_refined_region_stays_where_the_editors_encoder_reads_the_attribute(
     values = {"Smiling": 2.0 if session.values["Smiling"] < 0 else -2.0}
     assert session.region(values)[:32].any()  # the random generator changes the top half too
     i = ed.attributes.index("Smiling")
-    read = np.zeros((64, 64), np.float32)
-    read[40:56, 16:48] = 1.0  # the encoder reads it at the mouth only
+    read = np.full((64, 64), 0.2, np.float32)  # faintly everywhere (below ZONE_FLOOR of the peak)...
+    read[40:56, 16:48] = 1.0  # ...and at the mouth
     ed._readings[i] = read
     region = session.region(values)
     assert region.any() and not region[:32].any()
