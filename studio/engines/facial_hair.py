@@ -26,13 +26,15 @@ MIN_DARKENING = 0.08  # peak darkening (mean RGB) below which the generator grew
 MIN_AREA = 0.01  # share of the face square the hair must cover
 LOWER = 0.5  # facial hair lies below this share of the face square's height
 BROWS = (0.3, 0.44, 0.22, 0.78)  # top, bottom, left, right of the brow band (face-square shares)
-BROW_DARKEST = 0.15  # the brows' colour: the median of this darkest share of the band
+BROW_DARKEST = 0.25  # the brows' colour: the median of this darkest share of the band
 HAIR_LENGTH = 0.026  # of the face side (7 px on a 256-px face)
 HAIR_WIDTH = 0.003
 COVER = 2.6  # hairs drawn per hair-sized patch of the region
 EDGE_THIN = 0.015  # hairs thin out over this share of the face side inside the outline
 ROOT_SHADOW = 0.3  # the skin under the hair darkens this far towards the hair's colour
-SHADES = 6  # hairs are drawn in this many shades (one layer each)
+SHADES = 8  # hairs are drawn in this many shades (one layer each)
+SHEEN = 0.12  # the lightest shade is this much lighter (in [0, 1]) than the brows: hair catches light
+FLOW = 0.3  # radians: hairs near each other lean alike (a combed mustache), this much either way
 SEED = 0  # the same hairs in the preview and the render
 # The lips, in a face square framed like CelebA-HQ: searched in this box (top, bottom, left,
 # right shares), redder than the cheeks by LIP_REDDER of their spread in a* (at least
@@ -211,7 +213,11 @@ def draw(face: np.ndarray, region: np.ndarray, amount: float = 1.0) -> tuple[np.
     mid = (xs.min() + xs.max()) / 2
     # hairs grow down and away from the middle of the face, more sideways further out
     out = np.clip((x0 - mid) / max(xs.max() - mid, 1), -1, 1)
-    angle = np.arctan2(1.0, 0.9 * out) + rng.normal(0, 0.25, count)
+    # a smooth random lean over the mustache (neighbouring hairs lie alike) plus each hair's own
+    lean = cv2.GaussianBlur(rng.normal(0, 1, (8, 8)).astype(np.float32), (0, 0), 1.5)
+    lean = cv2.resize(lean / max(float(np.abs(lean).max()), 1e-6), (s, s), interpolation=cv2.INTER_CUBIC)
+    angle = (np.arctan2(1.0, 0.9 * out) + FLOW * lean[np.clip(y0.astype(int), 0, s - 1), np.clip(x0.astype(int), 0, s - 1)]
+             + rng.normal(0, 0.15, count))
     lengths = length * rng.uniform(0.6, 1.3, count)
     y0 = y0 - 0.8 * lengths * np.sin(angle)  # rooted so that they end, not start, at the lip
     bend = rng.normal(0, 0.25, count)
@@ -237,11 +243,11 @@ def draw(face: np.ndarray, region: np.ndarray, amount: float = 1.0) -> tuple[np.
     crop = out_img[by0:by1, bx0:bx1]
     root = region[by0:by1, bx0:bx1, None] * ROOT_SHADOW
     crop = crop + (colour - crop) * root  # where the hairs root, the skin shows their colour
-    opacity = rng.uniform(0.35, 0.8, SHADES)
-    lightness = rng.uniform(0.75, 1.6, SHADES)  # dark hair catches light
+    opacity = rng.uniform(0.3, 0.75, SHADES)
+    shades = [np.clip(colour * rng.uniform(0.8, 1.2) + rng.uniform(0, SHEEN), 0, 1) for _ in range(SHADES)]
     for k in range(SHADES):
         a = layers[k][..., None] * opacity[k]
-        crop = crop + (np.clip(colour * lightness[k], 0, 1) - crop) * a
+        crop = crop + (shades[k] - crop) * a
     weight = np.zeros((s, s), np.float32)
     weight[by0:by1, bx0:bx1] = np.maximum(root[..., 0], layers.max(0))
     out_img[by0:by1, bx0:bx1] = crop
