@@ -155,10 +155,9 @@ def lip_from_region(region64: np.ndarray, s: int) -> tuple[np.ndarray, int, int]
 
 def mustache_mask(face: np.ndarray, region64: np.ndarray) -> np.ndarray | None:
     """(s, s) in [0, 1]: a mustache over the upper lip, following the lips' top edge across the
-    mouth and down to its corners, as wide as the generator's hair over the lip (region64)
-    allows; None when no lips are found."""
+    mouth (a little past its corners), as high as the generator's hair over the lip (region64)
+    within THICKNESS; the lips found in the photo, else where that hair stops; None when neither."""
     s = face.shape[0]
-    region = np.clip(cv2.resize(region64, (s, s), interpolation=cv2.INTER_LINEAR), 0, 1)
     lip = upper_lip(face) or lip_from_region(region64, s)
     if lip is None:
         return None
