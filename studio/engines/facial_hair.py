@@ -1,18 +1,18 @@
-"""A mustache (and the beard round the mouth that the generator grows with it) drawn strand by
-strand on the photo's own face.
+"""A mustache drawn hair by hair on the photo's own face.
 
-The 64-px generator knows where facial hair goes on this face (the upper lip, the chin round
-the mouth), but what it draws is a dark blur: repainted at photo size it came back as blotchy
-stubble that nobody keeps, and that the judge reads as a mustache on 27 % of faces. So an edit
-that adds a mustache takes only the place from the generator and draws hairs there:
-- where: the generator's darkening round the mouth (its change weighted by the attribute's
-  zone), smoothed, made symmetric about the face's middle, the lips left out (the generator
-  keeps them light);
-- colour: the person's eyebrows, the darkest hair on the face, read from the brow band of the
-  levelled face square;
+The 64-px generator knows that this face can grow one and roughly how much (its Mustache edit
+darkens the upper lip and the chin round the mouth), but what it draws is a dark blur:
+repainted at photo size it came back as blotchy stubble. So an edit that adds a mustache takes
+only that from the generator and draws the hair itself:
+- where: on the upper lip, along the top edge of the lips found in the photo (redder than the
+  cheeks; teeth count as mouth), a little past the corners with the tips hanging down; where the
+  photo shows no lips (a face lit red), along the row where the generator's hair over the middle
+  of the lip stops;
+- how high: as the generator's hair over the lip, within usual bounds;
+- colour: the person's eyebrows, the darkest hair on the face;
 - how: a few hundred short, slightly curved, anti-aliased hairs growing down and away from the
-  middle of the face, each with its own length, shade and opacity, over a faint shadow where
-  they root. Every pixel outside the drawing is the photo's.
+  middle, neighbours leaning alike, in several shades (some catching light), thinner towards the
+  outline, over a faint tint where they root. Every pixel outside the drawing is the photo's.
 """
 
 from __future__ import annotations
