@@ -6,7 +6,8 @@ refiner or by blending, a frame 3-5 px wide comes back as a blotch with stipple 
 edit that adds glasses takes only their geometry from the generator and draws them at the
 photo's resolution:
 - where: the generator's darkening of the eye band (its change weighted by the attribute's
-  zone) gives each lens's centre and size, made symmetric (the face square is levelled);
+  zone) gives each lens's centre and size, made symmetric (the face square is levelled); where
+  the eye detector finds the photo's two eyes near those lenses, the lenses sit on the eyes;
 - what: the darkening inside the lens against the face behind it gives the lenses' tint
   (sunglasses where the generator draws them dark, clear lenses otherwise);
 - how: anti-aliased rims (a lit top edge), a bridge, short hinges, a soft shadow on the skin
