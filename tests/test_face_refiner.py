@@ -430,6 +430,10 @@ def test_a_drawn_mustache_sits_on_the_upper_lip_in_the_brows_colour():
     rows = np.flatnonzero(facial_hair.find(gen, rec, None, plain)[:, 120:136].any(1))
     assert abs(rows.max() - 47 / 64 * 256) <= 5  # within a pixel of the 64-px map
     assert facial_hair.find(rec, rec, None, face) is None  # the generator grows none: nothing to draw
+    hand = plain.copy()
+    hand[216:232, 100:156] = (0.8, 0.35, 0.35)  # a red patch on the chin, far below the generator's mouth
+    rows = np.flatnonzero(facial_hair.find(gen, rec, None, hand)[:, 120:136].any(1))
+    assert abs(rows.max() - 47 / 64 * 256) <= 5  # not on the chin
 
 
 def test_an_edit_that_adds_a_mustache_draws_it_and_keeps_every_pixel_outside(trained_refine):

@@ -45,6 +45,7 @@ LIP_SPREAD_MIN = 2.0
 LIP_OFF_CENTRE = 0.12
 MIN_LIPS = 0.004
 MOUTH_HALF = 0.09  # half a mouth's width when only the generator says where it is
+LIP_AGREE = 0.06  # lips found further than this (share of the side) from the generator's mouth are not the lips
 THICKNESS = (0.035, 0.07)  # the mustache's height over the middle of the lip (share of the face side)
 OVERHANG = 0.02  # it reaches this far past each corner of the mouth
 DROOP = 0.03  # and its tips hang down this far beside the corners
@@ -158,14 +159,19 @@ def mustache_mask(face: np.ndarray, region64: np.ndarray) -> np.ndarray | None:
     mouth (a little past its corners), as high as the generator's hair over the lip (region64)
     within THICKNESS; the lips found in the photo, else where that hair stops; None when neither."""
     s = face.shape[0]
-    lip = upper_lip(face) or lip_from_region(region64, s)
+    lip, band = upper_lip(face), lip_band(region64)
+    if lip is not None and band is not None:
+        mouth = band[1] * s / region64.shape[0]  # where the generator's hair over the lip stops
+        if abs(np.median(lip[0]) - mouth) > LIP_AGREE * s:
+            lip = None  # a red patch far from the generator's mouth: a chin, a hand, a scarf
+    lip = lip or lip_from_region(region64, s)
     if lip is None:
         return None
     top, left, right = lip
     half = (right - left) / 2
     mid = (left + right) / 2
     over = OVERHANG * s
-    band = lip_band(region64)  # as thick as the generator's hair over the lip, within usual bounds
+    # as high as the generator's hair over the lip, within usual bounds
     height = THICKNESS[1] if band is None else (band[1] - band[0]) / region64.shape[0]
     mask = np.zeros((s, s), np.float32)
     xs = np.arange(max(0, int(left - over)), min(s, int(right + over) + 1))
