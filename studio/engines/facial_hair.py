@@ -45,7 +45,7 @@ LIP_SPREAD_MIN = 2.0
 LIP_OFF_CENTRE = 0.12
 MIN_LIPS = 0.004
 MOUTH_HALF = 0.09  # half a mouth's width when only the generator says where it is
-LIP_AGREE = 0.06  # lips found further than this (share of the side) from the generator's mouth are not the lips
+LIP_AGREE = 0.06  # lips found further than this (share of the side) below the generator's mouth are not the lips
 THICKNESS = (0.035, 0.07)  # the mustache's height over the middle of the lip (share of the face side)
 OVERHANG = 0.02  # it reaches this far past each corner of the mouth
 DROOP = 0.03  # and its tips hang down this far beside the corners
@@ -162,8 +162,9 @@ def mustache_mask(face: np.ndarray, region64: np.ndarray) -> np.ndarray | None:
     lip, band = upper_lip(face), lip_band(region64)
     if lip is not None and band is not None:
         mouth = band[1] * s / region64.shape[0]  # where the generator's hair over the lip stops
-        if abs(np.median(lip[0]) - mouth) > LIP_AGREE * s:
-            lip = None  # a red patch far from the generator's mouth: a chin, a hand, a scarf
+        if np.median(lip[0]) - mouth > LIP_AGREE * s:
+            lip = None  # a red patch far below the generator's mouth: a chin, a hand, a scarf
+            # (above it, the photo's lips win: the generator's hair can run on over the chin)
     lip = lip or lip_from_region(region64, s)
     if lip is None:
         return None
