@@ -5,6 +5,8 @@ A randomly initialised tiny DCGAN and generated frames; face detection is replac
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -118,3 +120,19 @@ def test_cancel_in_the_face_engine_leaves_no_output(tmp_path, fixed_face, model_
     seen = [p.message for p in cancelled_at_frame_3(inpainter, VideoInpaintOptions(engine="face", window=4), frames,
                                                      masks[0], tmp_path)]
     assert "frame 2 of 8" in seen and not any(m.startswith("frame 4") for m in seen)
+
+
+def test_the_first_frame_gets_the_full_search_even_when_the_image_engine_has_a_refiner(fixed_face, monkeypatch):
+    image = FaceInpainter(tiny_dcgan(), upscale=None, refiner=lambda *a: None)  # stands for an installed refiner
+    assert image.search_options.steps < image.pasted_search_options.steps == SearchOptions().steps
+    seen = []
+    search = image.search.search
+
+    def spy(img, hole, opts, *args, **kwargs):
+        seen.append(opts.steps)
+        return search(img, hole, dataclasses.replace(opts, steps=3), *args, **kwargs)  # quick, all the same
+
+    monkeypatch.setattr(image.search, "search", spy)
+    frames, masks = clip(4)
+    list(video_face.FaceVideoInpainter(image).run(iter(frames), iter(masks), VideoInpaintOptions(window=4)))
+    assert seen == [SearchOptions().steps]  # the video engine pastes its fill: no short search for it

@@ -50,6 +50,8 @@ class FaceInpainter:
         # With the refiner a short search is enough: 50 steps scored as 120 did at 256 px (centre holes
         # 17.55 vs 17.35 dB, irregular 18.53 vs 18.58) in half the time.
         self.search_options = search or (SearchOptions(steps=REFINED_STEPS) if refiner is not None else SearchOptions())
+        # ...and without it (a fill pasted by the face SR, as the video engine does) the full search
+        self.pasted_search_options = search or SearchOptions()
 
     def run(self, rgb: np.ndarray, mask: np.ndarray, options: InpaintOptions | None = None,
             job: Job | None = None) -> np.ndarray:

@@ -28,7 +28,6 @@ import numpy as np
 
 from studio.catalogue import VideoInpaintOptions
 from studio.engines import faces
-from studio.engines.latent_search import SearchOptions
 from studio.errors import StudioError
 from studio.jobs import Job, quiet_job
 
@@ -151,10 +150,9 @@ class FaceVideoInpainter:
         """(G(z) of each crop, the group's last z)."""
         lat = self.image.search
         if z_last is None:  # the first frame: the image engine's own search from scratch
-            # at its full length: the image engine cuts it short only when its refiner redraws
-            # the fill, which this engine does not use (see the module's last point)
-            first_opts = dataclasses.replace(self.image.search_options, steps=SearchOptions().steps)
-            first = lat.search(crops[0].image64, crops[0].hole64, first_opts,
+            # as for a pasted fill: the image engine cuts the search short only when its refiner
+            # redraws the fill, which this engine does not use (see the module's last point)
+            first = lat.search(crops[0].image64, crops[0].hole64, self.image.pasted_search_options,
                                job.span(0.0, 0.6), seed=0, trust=crops[0].inside64)
             self.group_steps.append(first.steps)
             z_last = first.z
