@@ -136,3 +136,19 @@ def test_the_first_frame_gets_the_full_search_even_when_the_image_engine_has_a_r
     frames, masks = clip(4)
     list(video_face.FaceVideoInpainter(image).run(iter(frames), iter(masks), VideoInpaintOptions(window=4)))
     assert seen == [SearchOptions().steps]  # the video engine pastes its fill: no short search for it
+
+
+def test_only_large_face_squares_get_the_face_sr(fixed_face, monkeypatch):
+    calls = []
+
+    def sr(img):
+        calls.append(img.shape)
+        return cv2.resize(img, (img.shape[1] * 4, img.shape[0] * 4), interpolation=cv2.INTER_CUBIC)
+
+    image = FaceInpainter(tiny_dcgan(), search=SearchOptions(steps=3, random_starts=2, patience=0), upscale=sr)
+    frames, masks = clip(3)
+    list(video_face.FaceVideoInpainter(image).run(iter(frames), iter(masks), VideoInpaintOptions(window=4)))
+    assert calls == []  # a small face: the 64-px fill is resized, the SR's grain would flicker
+    monkeypatch.setattr(video_face, "SR_ABOVE", 0)
+    list(video_face.FaceVideoInpainter(image).run(iter(frames), iter(masks), VideoInpaintOptions(window=4)))
+    assert len(calls) == 3
