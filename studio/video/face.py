@@ -45,7 +45,10 @@ SR_ABOVE = 512
 
 @dataclass(frozen=True)
 class GroupSearch:
-    steps: int = 4  # per group, from the previous group's z (the first frame alone gets the full search)
+    # per group, from the previous group's z (the first frame alone gets the full search); 3 steps
+    # scored as 4 within 0.04 dB over 30 frames of the three face clips (0.11 dB over 120 of fom04)
+    # for a quarter less of the per-frame cost
+    steps: int = 3
     lr: float = 0.02  # Adam's first steps move z by about lr: small, as z already fits
     group: float = 2.0  # weight of the group consistency loss; 0 turns it off
     patience: int = 0  # a fixed few steps: the loss barely moves, and the group's frames move together
