@@ -87,7 +87,6 @@ ZONE_SEED = 0
 # cheeks. Smiling's realism distance fell from 59.1 to 48.2, Mustache's from 66.1 to 51.0, at
 # the same success (30 held-out faces).
 READ_SIGMA = 2.0
-ZONE_READ = True
 # ...and never where that product is under ZONE_FLOOR of its peak: where a photo's face differs
 # from its reconstruction (a poor fit) the change there is large enough to pass anyway, and a
 # smile took the eyes with it (the astronaut, Smiling=-1; the first bench face's smile gave it a
@@ -235,7 +234,7 @@ class EditSession:
             # The refiner draws along the 64-px "local" edit (`edited`: the photo's own face plus the
             # change, G's pixels where it changes most) rather than G(z, y') itself: more of the person
             # is kept (whole-face PSNR 20.39 vs 19.96 dB, 7 attributes, 30 held-out faces).
-            return ed._paste_refined(self, self.generated(values), job, edited, ed.zone(self.moved(values), read=ZONE_READ))
+            return ed._paste_refined(self, self.generated(values), job, edited, ed.zone(self.moved(values), read=True))
         return ed._paste(self, edited, job, transfer)
 
     def moved(self, values: dict[str, float] | None) -> list[str]:
@@ -377,7 +376,7 @@ class EditSession:
             return _resize(hair[m:hair.shape[0] - m, m:hair.shape[1] - m], side or 64, clip=True)
         if self.draws(values):
             return _resize((self.drawn_face(values)[1] > 0).astype(np.float32), side or 64, clip=True)
-        region = edit_region(self.generated(values), self.reconstruction, self.editor.zone(moved, read=ZONE_READ))
+        region = edit_region(self.generated(values), self.reconstruction, self.editor.zone(moved, read=True))
         return region if side is None else _resize(region, side, clip=True)
 
     def transfer_for(self, transfer: str | None) -> str:
@@ -537,7 +536,8 @@ class FaceEditor:
 
     def zone(self, names: list[str], full: float = ZONE_FULL, read: bool = False) -> np.ndarray | None:
         """(64, 64) in [0, 1]: where flipping any of these attributes changes a face, counting
-        fully above `full` of its peak (None for none, or when zones are off)."""
+        fully above `full` of its peak (None for none, or when zones are off); `read`: where it
+        also is read by the editor's encoder, 0 below ZONE_FLOOR of that product's peak."""
         if not names or not self.zones:
             return None
         footprint = np.max([self._zone(self.attributes.index(a), read) for a in names], axis=0)

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from studio.engines import faces
+
 SIGMA = 1.0  # blur of the 64-px darkening map
 FIND_SHARE = 0.35  # a lens is where the darkening exceeds this share of its peak on that side
 MIN_DARKENING = 0.06  # peak darkening (mean RGB, [0, 1]) below which the generator drew no glasses
@@ -102,10 +104,8 @@ def find(gen: np.ndarray, rec: np.ndarray, zone: np.ndarray | None, face: np.nda
     lenses = find_lenses(gen, rec, zone)
     if lenses is None:
         return None
-    from studio.engines.faces import eye_centres
-
     s = face.shape[0]
-    eyes = eye_centres(face, (0, 0, s, s))
+    eyes = faces.eye_centres(face, (0, 0, s, s))
     if eyes is None:
         return lenses
     (lx, ly), (rx, ry) = (((x + 0.5) * 64 / s - 0.5, (y + 0.5) * 64 / s - 0.5) for x, y in eyes)
