@@ -474,3 +474,17 @@ def test_drawn_glasses_sit_on_the_photos_own_eyes_when_they_are_found(monkeypatc
     assert lenses.right[0] - lenses.left[0] - 2 * lenses.half_width >= glasses.MIN_GAP * 64 - 1e-6  # room for the bridge
     monkeypatch.setattr(faces, "eye_centres", lambda rgb, box: ((80.0, 40.0), (160.0, 40.0)))  # brows, not eyes
     assert glasses.find(gen, rec, None, face) == glasses.find_lenses(gen, rec)
+
+
+def test_a_lighter_target_leaves_skin_in_the_masks_edge_alone_but_moves_the_hairs_shine():
+    from studio.engines import recolour
+
+    rng = np.random.default_rng(3)
+    img = np.clip(np.array([0.08, 0.06, 0.05]) + rng.normal(0, 0.02, (64, 64, 1)), 0, 1).astype(np.float32)  # black hair
+    img[10:14, 10:30] = (0.85, 0.62, 0.5)  # the forehead's edge, caught in the mask's feather
+    img[40:44, 10:30] = (0.55, 0.55, 0.56)  # the hair's grey shine
+    mask = np.ones((64, 64), np.float32)
+    out = recolour.recolour(img, mask, "Blond_Hair")
+    assert np.abs(out[10:14, 10:30] - img[10:14, 10:30]).max() < 0.02  # no glowing rim
+    assert np.abs(out[40:44, 10:30] - img[40:44, 10:30]).mean() > 0.05  # shine is hair: it goes blond
+    assert np.abs(out[30:38, 40:60] - img[30:38, 40:60]).mean() > 0.2  # and so does the hair

@@ -54,6 +54,8 @@ HAIR_LAB = {
 }
 L_GAIN = (0.5, 2.0)  # lightness contrast of the photo's hair scaled towards the target's, within this
 LINEAR_SPREADS = 2.0
+FAR_FADE = 2.0  # see recolour()
+SHINE_CHROMA = 8.0  # Lab chroma: greyer than this is shine, twice this is skin-coloured
 HOLE_MAX = 0.01  # enclosed holes in the hair mask up to this share of the square are filled
 EDGE_SOFT = 1.5  # mask feather, in px of the GrabCut grid
 
@@ -243,5 +245,15 @@ def recolour(crop: np.ndarray, mask: np.ndarray, target: str, amount: float = 1.
     moved = inner * gain + (dev - inner) + centre_t
     moved[..., 0] = np.clip(moved[..., 0], 0, 100)
     rgb = cv2.cvtColor(moved.astype(np.float32), cv2.COLOR_LAB2RGB)
-    w = (np.clip(amount, 0, 1) * mask)[..., None]
+    w = np.clip(amount, 0, 1) * mask
+    if FAR_FADE and np.isfinite(bound[0]) and centre_t[0] > centre[0]:
+        # pixels of the mask far lighter than the hair (a skin edge in the feather, a scalp) are
+        # not hair: keeping their distance above a much lighter target would blow them out into
+        # a glowing rim, so they are left alone, fully at FAR_FADE x the bound (deep shadows in
+        # the hair, far darker, are hair and are moved)...
+        excess = (dev[..., 0] - bound[0]) / (bound[0] * (FAR_FADE - 1))
+        # ...if coloured like skin: the shine on dark hair is as light, but grey, and is hair
+        coloured = np.clip((np.hypot(lab[..., 1], lab[..., 2]) - SHINE_CHROMA) / SHINE_CHROMA, 0, 1)
+        w = w * (1 - coloured * np.clip(excess, 0, 1))
+    w = w[..., None]
     return np.clip(crop + w * (rgb - crop), 0, 1).astype(np.float32)
