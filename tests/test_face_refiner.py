@@ -488,3 +488,18 @@ def test_a_lighter_target_leaves_skin_in_the_masks_edge_alone_but_moves_the_hair
     assert np.abs(out[10:14, 10:30] - img[10:14, 10:30]).max() < 0.02  # no glowing rim
     assert np.abs(out[40:44, 10:30] - img[40:44, 10:30]).mean() > 0.05  # shine is hair: it goes blond
     assert np.abs(out[30:38, 40:60] - img[30:38, 40:60]).mean() > 0.2  # and so does the hair
+
+
+def test_a_large_faces_drawn_preview_is_drawn_small_and_looks_like_its_render(trained_refine):
+    from studio.engines import edit, glasses
+
+    img = smooth_image(400, 400, 11) * 0.5 + 0.3
+    ed = FaceEditor(_icgan(), upscale=None, refine_steps=0, refiner=trained_refine)
+    session = ed.encode(img, options=EditOptions(box=(0, 0, 400, 400)))
+    session.values["Eyeglasses"] = -0.9
+    session._drawings["Eyeglasses"] = glasses.Lenses((22.0, 31.0), (42.0, 31.0), 6.0, 4.5, 0.3)
+    values = {"Eyeglasses": 1.0}
+    small, _ = session.drawn_face(values, edit.DRAWN_PREVIEW)
+    assert small.shape[0] == edit.DRAWN_PREVIEW
+    face64 = cv2.resize(session.render(values), (64, 64), interpolation=cv2.INTER_AREA)
+    assert np.abs(session.preview(values) - face64).mean() < 0.01

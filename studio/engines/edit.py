@@ -112,6 +112,7 @@ PRIOR_COLOURS = ("Blond_Hair", "Black_Hair")
 # face read without them, instead of repainted (the 64-px generator draws them as smudges):
 # the module (find, draw) and whether its zone is the encoder-read one.
 DRAWN = {"Eyeglasses": (glasses, False), "Mustache": (facial_hair, True)}
+DRAWN_PREVIEW = 256  # px: slider previews draw on the face square brought down to this
 HAIR_MARGIN = 0.25  # hair is recoloured up to this share of the face side beyond the face square
 RECOLOUR_FULL = 1.0  # a slider move this large gives the target colour in full (as does a slider at +-1)
 REFINE_STEPS = 15  # z refinement steps at encode; a card's edit.refine_steps overrides it
@@ -198,15 +199,21 @@ class EditSession:
             if self.recolours(values, transfer):
                 out[i] = self.recoloured_face(values)
             elif self.draws(values, transfer):
-                out[i] = _resize(self.drawn_face(values)[0], 64, clip=True)
+                out[i] = _resize(self.drawn_face(values, DRAWN_PREVIEW)[0], 64, clip=True)
         return out
 
-    def drawn_face(self, values: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    def drawn_face(self, values: dict[str, float], side: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(face square, weight) of an edit that draws its attribute (draws()): the photo's
-        levelled face square with it drawn, and where it changed (> 0)."""
+        levelled face square with it drawn, and where it changed (> 0); at most `side` px (for
+        previews: a large face drawn at full size would be slow)."""
         name = self.draws(values)
         module, _ = DRAWN[name]
-        return module.draw(self.crop, self.drawing(name), self.amount(values, name))
+        crop, drawing = self.crop, self.drawing(name)
+        if side is not None and side < crop.shape[0]:
+            crop = _resize(crop, side, clip=True)
+            if isinstance(drawing, np.ndarray):  # a mask at the face square's size
+                drawing = cv2.resize(drawing, (side, side), interpolation=cv2.INTER_AREA)
+        return module.draw(crop, drawing, self.amount(values, name))
 
     def recoloured_face(self, values: dict[str, float]) -> np.ndarray:
         """The 64x64 face square of a hair colour edit's render (the hair mask is computed at

@@ -128,21 +128,28 @@ def _wquantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
 
 def draw(face: np.ndarray, lenses: Lenses, amount: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """The face square (s x s x 3 float32 in [0, 1]) with the glasses drawn `amount` (0-1) of the
-    way in; returns (image, weight): weight > 0 exactly where a pixel changed."""
+    way in; returns (image, weight): weight > 0 exactly where a pixel changed. The work is done
+    in a window round the glasses (a large face costs little more than a small one)."""
     s = face.shape[0]
     k = s / 64.0
     amount = float(np.clip(amount, 0, 1))
+    out_full, weight_full = face.copy(), np.zeros(face.shape[:2], np.float32)
     if amount <= 0:
-        return face.copy(), np.zeros(face.shape[:2], np.float32)
+        return out_full, weight_full
     rim = max(1.5, RIM * s)
-    ys, xs = np.mgrid[0:s, 0:s].astype(np.float32)
-    lens = np.zeros((s, s), np.float32)
-    ring = np.zeros((s, s), np.float32)
-    lit = np.zeros((s, s), np.float32)  # the rims' upper edges catch the light
-    glare = np.zeros((s, s), np.float32)
     a, b = lenses.half_width * k, lenses.half_height * k
-    for (cx, cy), sign in ((lenses.left, -1), (lenses.right, 1)):
-        cx, cy = (cx + 0.5) * k - 0.5, (cy + 0.5) * k - 0.5
+    (lx, cy), (rx, _) = [((x + 0.5) * k - 0.5, (y + 0.5) * k - 0.5) for x, y in (lenses.left, lenses.right)]
+    # the window: the lenses, the hinges beside them, the bridge above, the frame's shadow below
+    x0, x1 = max(0, int(lx - 1.6 * a - 4 * rim)), min(s, int(rx + 1.6 * a + 4 * rim) + 1)
+    y0, y1 = max(0, int(cy - 1.6 * b - 4 * rim)), min(s, int(cy + 1.3 * b + 6 * rim) + 1)
+    if x0 >= x1 or y0 >= y1:
+        return out_full, weight_full
+    win = face[y0:y1, x0:x1]
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    shape = ys.shape
+    lens, ring, glare = np.zeros(shape, np.float32), np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+    lit = np.zeros(shape, np.float32)  # the rims' upper edges catch the light
+    for cx, sign in ((lx, -1), (rx, 1)):
         v = (ys - cy) / b
         u = (xs - cx) / (a * np.maximum(1 - TOP_FLARE * v, 0.5))
         f = (np.abs(u) ** SHAPE_POWER + np.abs(v) ** SHAPE_POWER) ** (1 / SHAPE_POWER)
@@ -153,33 +160,39 @@ def draw(face: np.ndarray, lenses: Lenses, amount: float = 1.0) -> tuple[np.ndar
         lit = np.maximum(lit, np.clip(-gy / np.maximum(np.hypot(gx, gy), 1e-6), 0, 1) ** 2 * (np.abs(dist) < rim / 2))
         # a soft diagonal streak of reflected sky over the upper outer part of the lens
         glare = np.maximum(glare, np.exp(-(((-sign * u) * 0.6 + v * 0.8 + 0.35) / 0.22) ** 2) * (f < 1))
-    ring = np.maximum(ring, _bridge_and_hinges(s, lenses, k, rim))
+    ring = np.maximum(ring, _bridge_and_hinges(shape, (x0, y0), lenses, k, rim))
     # lenses: the photo darkened (a little more at the top, as tinted lenses are) plus a glint
     t = lenses.transmission
-    top = np.clip((ys - (lenses.left[1] * k - b)) / (2 * b), 0, 1)
-    through = face * (t * (0.85 + 0.3 * top))[..., None] if t < 1 else face.copy()
+    top = np.clip((ys - (cy - b)) / (2 * b), 0, 1)
+    through = win * (t * (0.85 + 0.3 * top))[..., None] if t < 1 else win.copy()
     through = through + (0.25 * (1 - t) + 0.05) * glare[..., None] * np.array([0.9, 0.95, 1.0], np.float32)
     # the frame's shadow falls on the skin below it
     shadow = cv2.GaussianBlur(ring, (0, 0), rim)
     shadow = np.roll(shadow, int(round(rim)), axis=0) * (1 - lens)
+    shadow[: int(round(rim))] = 0  # what the roll brought round from the window's bottom
     shadow[shadow < 1e-3] = 0
-    out = face * (1 - SHADOW * shadow)[..., None]
+    out = win * (1 - SHADOW * shadow)[..., None]
     out = out + (through - out) * lens[..., None]
     frame = FRAME_RGB + 0.22 * lit[..., None]
     out = out + (frame - out) * ring[..., None]
     weight = np.maximum(np.maximum(lens, ring), shadow) * amount
-    out = face + (out - face) * amount
-    out = np.where(weight[..., None] > 0, np.clip(out, 0, 1), face)
-    return out.astype(np.float32), weight.astype(np.float32)
+    out = win + (out - win) * amount
+    out_full[y0:y1, x0:x1] = np.where(weight[..., None] > 0, np.clip(out, 0, 1), win)
+    weight_full[y0:y1, x0:x1] = weight
+    return out_full.astype(np.float32), weight_full
 
 
-def _bridge_and_hinges(s: int, lenses: Lenses, k: float, rim: float) -> np.ndarray:
-    """Coverage (s x s in [0, 1]) of the bridge between the lenses and the hinges at their
-    outer edges, drawn anti-aliased at 4x and averaged down."""
+def _bridge_and_hinges(shape: tuple[int, int], origin: tuple[int, int], lenses: Lenses, k: float,
+                       rim: float) -> np.ndarray:
+    """Coverage (a window of `shape` whose top left is `origin` in the face square, in [0, 1])
+    of the bridge between the lenses and the hinges at their outer edges, drawn anti-aliased at
+    4x and averaged down."""
     up = 4
-    canvas = np.zeros((s * up, s * up), np.uint8)
+    h, w = shape
+    canvas = np.zeros((h * up, w * up), np.uint8)
     a, b = lenses.half_width * k, lenses.half_height * k
-    (lx, ly), (rx, ry) = [((x + 0.5) * k, (y + 0.5) * k) for x, y in (lenses.left, lenses.right)]
+    ox, oy = origin
+    (lx, ly), (rx, ry) = [((x + 0.5) * k - ox, (y + 0.5) * k - oy) for x, y in (lenses.left, lenses.right)]
     # the bridge: an arch from one lens's upper inner edge to the other's
     t = np.linspace(0, 1, 24)
     x0, x1 = lx + a * 0.92, rx - a * 0.92
@@ -190,4 +203,4 @@ def _bridge_and_hinges(s: int, lenses: Lenses, k: float, rim: float) -> np.ndarr
     for line, width in ((bridge, rim * 0.9), (hinge_l, rim * 1.1), (hinge_r, rim * 1.1)):
         pts = np.round(line * up * 16).astype(np.int32)  # 4 fractional bits
         cv2.polylines(canvas, [pts], False, 255, max(1, int(round(width * up))), cv2.LINE_AA, shift=4)
-    return cv2.resize(canvas.astype(np.float32) / 255, (s, s), interpolation=cv2.INTER_AREA)
+    return cv2.resize(canvas.astype(np.float32) / 255, (w, h), interpolation=cv2.INTER_AREA)
