@@ -27,8 +27,14 @@ def composite(original: np.ndarray, filled: np.ndarray, mask: np.ndarray) -> np.
     Where the mask is exactly 0 the original is returned bit for bit, so pixels the user did
     not ask to change never drift.
     """
-    m = np.clip(np.asarray(mask, dtype=np.float32), 0.0, 1.0)[..., None]
-    out = original * (1.0 - m) + filled * m
-    keep = m[..., 0] == 0
-    out[keep] = original[keep]
-    return out.astype(original.dtype, copy=False)
+    m = np.clip(np.asarray(mask, dtype=np.float32), 0.0, 1.0)
+    rows, cols = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
+    out = np.array(original, copy=True)
+    if len(rows) == 0:
+        return out
+    # only the mask's bounding box is blended: a small hole in a large image costs little
+    box = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    mb = m[box][..., None]
+    part = original[box] * (1.0 - mb) + np.asarray(filled)[box] * mb
+    out[box] = np.where(mb > 0, part, original[box]).astype(out.dtype, copy=False)
+    return out
