@@ -58,8 +58,8 @@ def fixed_face(monkeypatch):
     """detect_faces finds DET moved by a per-call jitter, plus a false face far away."""
     calls = []
 
-    def detect(rgb):
-        calls.append(1)
+    def detect(rgb, sizes=None):
+        calls.append(sizes)
         j = (-2, 2)[len(calls) % 2]
         return [(DET[0] + j, DET[1] - j, DET[2], DET[3]), (0, 0, 20, 20)]
 
@@ -107,6 +107,8 @@ def test_the_face_box_is_smoothed_and_ignores_a_far_detection(fixed_face):
     assert abs(raw[0][0] - raw[1][0]) >= 4  # the detections jump 4 px from frame to frame...
     xs = [track.box(i, 8)[0] for i in range(2, 7)]
     assert max(xs) - min(xs) <= 1  # ...the smoothed square does not
+    # after the first frame the detector looks only for faces of about the last one's size
+    assert fixed_face[0] is None and all(lo < DET[2] < hi < 1.5 * DET[2] for lo, hi in fixed_face[1:])
 
 
 def test_cancel_in_the_face_engine_leaves_no_output(tmp_path, fixed_face, model_folders):

@@ -81,8 +81,10 @@ def _cascade() -> "cv2.CascadeClassifier":
     return cascade
 
 
-def detect_faces(rgb: np.ndarray) -> list[Box]:
-    """Frontal faces in an HxWx3 float [0,1] image, largest first (Haar boxes, not framed)."""
+def detect_faces(rgb: np.ndarray, sizes: tuple[float, float] | None = None) -> list[Box]:
+    """Frontal faces in an HxWx3 float [0,1] image, largest first (Haar boxes, not framed);
+    `sizes`: only Haar boxes between these sides (px), which spares the detector every other
+    scale (a tracker knows about how large the face is)."""
     h, w = rgb.shape[:2]
     scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
     gray = cv2.cvtColor(np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
@@ -90,7 +92,12 @@ def detect_faces(rgb: np.ndarray) -> list[Box]:
         gray = cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
     gray = cv2.equalizeHist(gray)  # evens out exposure, which Haar features are sensitive to
     smallest = max(24, round(0.04 * min(gray.shape)))
-    found = _cascade().detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(smallest, smallest))
+    bounds = {}
+    if sizes is not None:
+        smallest = max(smallest, int(sizes[0] * scale))
+        largest = max(smallest + 1, int(np.ceil(sizes[1] * scale)))
+        bounds = {"maxSize": (largest, largest)}
+    found = _cascade().detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(smallest, smallest), **bounds)
     boxes = [tuple(int(round(v / scale)) for v in b) for b in np.asarray(found).reshape(-1, 4)]
     return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)
 

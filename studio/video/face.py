@@ -69,7 +69,11 @@ class FaceTrack:
             self.raw.append(self.raw[-1])
             return True
         best, score = None, -np.inf
-        for det in faces.detect_faces(rgb):
+        sizes = None
+        if self.raw:  # a detection whose side jumps by more than JUMP is dropped below: don't look for it
+            haar = self.raw[-1][2] * faces.HAAR_SIZE_RATIO
+            sizes = (haar * (1 - JUMP), haar * (1 + JUMP))
+        for det in faces.detect_faces(rgb, sizes):
             x, y, s, _ = box = faces.crop_box_for_detection(det)
             if self.raw:
                 cx, cy, side = self.raw[-1]
