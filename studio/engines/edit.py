@@ -137,6 +137,14 @@ def local_weight(gen: np.ndarray, rec: np.ndarray) -> np.ndarray:
     return np.clip(blurred / LOCAL_TAU, 0, 1)[..., None].astype(np.float32)
 
 
+def _reach(before: float, after: float) -> float:
+    """How far (0-1) an attribute moved from `before` to `after`: the slider's move (RECOLOUR_FULL
+    = in full), and at least how far it now stands on the side it moved to (at -1, "not blond"
+    in full even where the encoder read the hair as barely blond)."""
+    d = after - before
+    return 0.0 if d == 0 else float(min(1.0, max(abs(d) / RECOLOUR_FULL, np.sign(d) * after)))
+
+
 def edit_region(gen: np.ndarray, rec: np.ndarray, zone: np.ndarray | None = None) -> np.ndarray:
     """(64, 64) float32 in [0, 1]: where the edit `gen` changes the reconstruction `rec`
     enough for the refiner to repaint it (0 everywhere when nothing changed); `zone` (64x64 in
@@ -285,8 +293,7 @@ class EditSession:
         at least how far it now stands on the present side (at +1: in full)."""
         ed = self.editor
         after = ed.linked(self, ed.check_attributes(values or {})).get(name, self.values[name])
-        delta = after - self.values[name]
-        return 0.0 if delta <= 0 else float(min(1.0, max(delta / RECOLOUR_FULL, after)))
+        return _reach(self.values[name], after) if after > self.values[name] else 0.0
 
     def hair_square(self) -> tuple[np.ndarray, int, int]:
         """The square that hair colour edits work in: the levelled face square grown by up to
@@ -350,10 +357,7 @@ class EditSession:
         ed = self.editor
         after = ed.linked(self, ed.check_attributes(values or {}))
         delta = {a: after.get(a, self.values[a]) - self.values[a] for a in HAIR_COLOURS if a in self.values}
-        # how far: the slider's move, and at least how far it now stands on the side it moved
-        # to (at -1, "not blond" in full even where the encoder read the hair as barely blond)
-        amount = min(1.0, max((max(abs(d) / RECOLOUR_FULL, np.sign(d) * after.get(a, self.values[a]))
-                               for a, d in delta.items() if d != 0), default=0.0))
+        amount = max((_reach(self.values[a], after[a]) for a, d in delta.items() if d != 0), default=0.0)
         raised = [a for a in delta if delta[a] > 0]
         if raised:
             return max(raised, key=lambda a: after[a]), amount

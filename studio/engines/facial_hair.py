@@ -20,6 +20,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from studio.engines import recolour
+
 SIGMA = 1.2  # blur of the 64-px darkening map
 FIND_SHARE = 0.35  # hair is where the darkening exceeds this share of its peak
 MIN_DARKENING = 0.08  # peak darkening (mean RGB) below which the generator grew no hair
@@ -95,8 +97,7 @@ def upper_lip(face: np.ndarray) -> tuple[np.ndarray, int, int] | None:
     each x from left to right, left, right), or None where no lips stand out from the skin."""
     s = face.shape[0]
     lab = cv2.cvtColor(np.clip(face, 0, 1).astype(np.float32), cv2.COLOR_RGB2LAB)
-    yy, xx = np.mgrid[0:s, 0:s] / s
-    cheeks = ((xx - 0.5) / 0.14) ** 2 + ((yy - 0.6) / 0.12) ** 2 <= 1
+    cheeks = recolour.cheeks(s)
     skin_a = np.median(lab[..., 1][cheeks])
     spread = max(1.4826 * np.median(np.abs(lab[..., 1][cheeks] - skin_a)), LIP_SPREAD_MIN)
     t, b, left, r = (int(round(v * s)) for v in MOUTH_BOX)

@@ -31,6 +31,7 @@ SURE_NOT = 0.1
 # Where things are in a face square framed like CelebA-HQ (fractions of the side; centre x, y
 # and radii): the face (brows to chin, cheek to cheek) and the crown of the head above it.
 FACE_ELLIPSE = (0.5, 0.62, 0.2, 0.26)
+CHEEKS = (0.5, 0.6, 0.14, 0.12)  # where the skin's colour is read
 HAIR_BAND = (0.5, 0.12, 0.18, 0.07)  # above the hairline of most faces: a forehead in it spoils the seeds
 BACKGROUND_CORNER = 0.1
 PRIOR_FADE = 0.1  # beyond the face square the prior falls by e every 10 % of the face side
@@ -85,11 +86,16 @@ def skin_distance(img: np.ndarray, margin: float = 0.0) -> np.ndarray:
     nose (where they are in a face square framed like CelebA-HQ, inset by `margin` of the
     square image on every side); img: uint8 RGB, square."""
     lab = cv2.cvtColor(img, cv2.COLOR_RGB2LAB).astype(np.float32) * SKIN_WEIGHTS  # light varies over a face more than hue
-    cheeks = _ellipse(img.shape[0], 0.5, 0.6, 0.14, 0.12, margin)
+    cheeks = _ellipse(img.shape[0], *CHEEKS, margin)
     ref = lab[cheeks]
     cov = np.cov(ref.T) + np.eye(3, dtype=np.float32) * 4.0  # a floor: flat skin gives a tiny spread
     d = lab.reshape(-1, 3) - ref.mean(0)
     return np.sqrt(np.einsum("ij,jk,ik->i", d, np.linalg.inv(cov), d)).reshape(img.shape[:2])
+
+
+def cheeks(side: int) -> np.ndarray:
+    """side x side bool: the cheeks and nose of a face square framed like CelebA-HQ."""
+    return _ellipse(side, *CHEEKS)
 
 
 def _ellipse(side: int, cx: float, cy: float, rx: float, ry: float, margin: float = 0.0) -> np.ndarray:
